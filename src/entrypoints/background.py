@@ -1,0 +1,88 @@
+"""Background work of a running instance: the consumer thread and the cache warm-up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from adapters.kafka.batch_consumer import OrderConsumer
+from adapters.kafka.topics import ensure_topics
+from entrypoints.container import Container
+from order_core import CacheUnavailable, RepositoryUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def prepare_topics(container: Container) -> None:
+    config = container.config
+    ensure_topics(
+        config.kafka_bootstrap(),
+        {config.kafka_topic(): config.kafka_partitions(), config.kafka_dlq_topic(): 1},
+    )
+
+
+class ConsumerThread:
+    """Runs the consumer loop in a thread (its calls block); stops it cleanly on request."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self.consumer: OrderConsumer | None = None
+        self._thread: threading.Thread | None = None
+        self.failed: BaseException | None = None
+
+    def start(self) -> None:
+        prepare_topics(self._container)
+        self.consumer = self._container.consumer()
+        self._thread = threading.Thread(target=self._run, name="order-consumer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.consumer is not None
+        try:
+            self.consumer.run()
+        except BaseException as exc:
+            self.failed = exc
+            log.exception("consumer stopped on an error")
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class WarmUp:
+    """Loads recent orders into the cache in a thread; start waits for it at most a bound."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self.loaded = 0
+        self.done = threading.Event()
+
+    def start(self, limit: int, wait: float) -> None:
+        if limit <= 0:
+            self.done.set()
+            return
+        thread = threading.Thread(
+            target=self._run, args=(limit,), name="cache-warm-up", daemon=True
+        )
+        thread.start()
+        if not self.done.wait(wait):
+            log.info("warm-up goes on in the background after %.1fs", wait)
+
+    def _run(self, limit: int) -> None:
+        started = time.monotonic()
+        try:
+            self.loaded = self._container.cache_admin().warm_up(limit)
+            log.info(
+                "cache warmed up with %d orders in %.2fs", self.loaded, time.monotonic() - started
+            )
+        except (CacheUnavailable, RepositoryUnavailable) as exc:
+            log.warning("cache warm-up skipped: %s", exc)
+        finally:
+            self.done.set()

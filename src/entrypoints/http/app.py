@@ -1,0 +1,63 @@
+"""Builds the Starlette app; its lifespan opens and closes everything the app uses."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from entrypoints.background import ConsumerThread, WarmUp
+from entrypoints.container import Container
+from entrypoints.http import errors, ops, orders
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+async def index(request: object) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def create_app(container: Container, *, run_consumer: bool = False) -> Starlette:
+    """The HTTP app; with ``run_consumer`` it also consumes Kafka in a background thread."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.container = container
+        app.state.consumer_thread = None
+        warm_up = WarmUp(container)
+        warm_up.start(container.config.warm_up_orders(), container.config.warm_up_timeout())
+        if run_consumer:
+            app.state.consumer_thread = ConsumerThread(container)
+            app.state.consumer_thread.start()
+        try:
+            yield
+        finally:
+            if app.state.consumer_thread is not None:
+                app.state.consumer_thread.stop()
+            container.shutdown_resources()
+
+    routes = [
+        Route("/", index),
+        Route("/order", orders.order_by_query),
+        Route("/orders/{order_uid}", orders.order_by_path),
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics),
+        Route("/admin/cache/reset", ops.cache_reset, methods=["POST"]),
+        Route("/admin/cache/warm", ops.cache_warm, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: errors.http_exception,
+            Exception: errors.unexpected_exception,
+        },
+    )

@@ -1,0 +1,19 @@
+"""The app for uvicorn worker processes: settings come from the environment."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.logs import configure_logging
+from entrypoints.settings import load
+
+
+def app_from_environment() -> Starlette:
+    settings = load()
+    configure_logging(settings["log_format"], settings["log_level"])
+    run_consumer = os.environ.get("ORDER_SERVICE_RUN_CONSUMER", "0") == "1"
+    return create_app(build_container(settings), run_consumer=run_consumer)

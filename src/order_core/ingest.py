@@ -1,0 +1,89 @@
+"""Save-then-cache: turn a batch of raw messages into saved, cached orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from order_core.cache_writer import CacheWriter
+from order_core.codec import decode_order, encode_order
+from order_core.errors import FieldError, InvalidOrder
+from order_core.model import Order
+from order_core.ports import EncodedOrder, NoTelemetry, OrderRepository, Telemetry
+
+DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
+
+
+@attrs.frozen
+class Rejected:
+    """A message that is not a valid order: its position in the batch and why."""
+
+    index: int
+    reason: str
+
+
+@attrs.frozen
+class IngestResult:
+    inserted: frozenset[str]  # order_uids saved for the first time
+    already_stored: int  # valid orders whose order_uid was stored before (replays, repeats)
+    rejected: tuple[Rejected, ...]
+
+
+class SaveThenCache:
+    """Validate a batch, save the valid orders in one transaction, then cache them.
+
+    If the repository raises, nothing was saved and the exception propagates: the caller
+    must not acknowledge the batch. Cache failures are counted and never propagate.
+    """
+
+    def __init__(
+        self,
+        repository: OrderRepository,
+        cache_writer: CacheWriter,
+        telemetry: Telemetry | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self._repository = repository
+        self._cache_writer = cache_writer
+        self._telemetry = telemetry or NoTelemetry()
+        self._max_message_bytes = max_message_bytes
+
+    def __call__(self, messages: Sequence[bytes]) -> IngestResult:
+        valid: dict[str, EncodedOrder] = {}
+        rejected: list[Rejected] = []
+        repeats = 0
+        for index, raw in enumerate(messages):
+            try:
+                order = self._parse(raw)
+            except InvalidOrder as exc:
+                rejected.append(Rejected(index, str(exc)))
+                continue
+            if order.order_uid in valid:  # orders never change: the first copy wins
+                repeats += 1
+                continue
+            valid[order.order_uid] = EncodedOrder(order, encode_order(order))
+
+        inserted = self._repository.save_many(list(valid.values())) if valid else set()
+        # Only after the commit: the cache never holds an order the repository lacks.
+        self._cache_writer.store(
+            {uid: valid[uid].document for uid in inserted},
+            stale=[uid for uid in valid if uid not in inserted],
+        )
+        already_stored = repeats + len(valid) - len(inserted)
+        self._telemetry.count("orders_saved", len(inserted))
+        self._telemetry.count("orders_already_stored", already_stored)
+        self._telemetry.count("orders_rejected", len(rejected))
+        return IngestResult(frozenset(inserted), already_stored, tuple(rejected))
+
+    def _parse(self, raw: bytes) -> Order:
+        if len(raw) > self._max_message_bytes:
+            raise InvalidOrder(
+                [
+                    FieldError(
+                        "",
+                        f"message is {len(raw)} bytes, over the limit of {self._max_message_bytes}",
+                    )
+                ]
+            )
+        return decode_order(raw)

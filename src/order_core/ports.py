@@ -1,0 +1,95 @@
+"""The ports: what the core needs from the outside world, each with its contract.
+
+Adapters implement these Protocols (PostgreSQL, Memcached, Redis, in-memory); the core
+depends only on them. Each contract is also checked by a shared test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+from order_core.model import Order
+
+
+@attrs.frozen
+class EncodedOrder:
+    """An order together with its canonical JSON document, encoded once."""
+
+    order: Order
+    document: bytes
+
+    @property
+    def order_uid(self) -> str:
+        return self.order.order_uid
+
+
+class OrderRepository(Protocol):
+    """The source of truth for orders.
+
+    Every method raises RepositoryUnavailable when the store cannot be reached; nothing is
+    half-done then: a failed ``save_many`` has saved nothing.
+    """
+
+    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
+        """Save a batch in one transaction and return the order_uids newly inserted.
+
+        Idempotent: an order_uid that is already stored is left as it was, neither
+        duplicated nor an error. When this returns, the batch is durable.
+        """
+        ...
+
+    def get_document(self, order_uid: str) -> bytes | None:
+        """The stored JSON document of one order, or None when there is no such order."""
+        ...
+
+    def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
+        """The ``limit`` most recently saved orders, newest first, in batches."""
+        ...
+
+
+class OrderCache(Protocol):
+    """A cache of JSON documents by order_uid, in front of the repository.
+
+    Losing any entry, or all of them, loses no data. Every method raises CacheUnavailable
+    when the backend fails. A ``ttl`` of None means the backend's configured default
+    (no expiry unless one is configured). Keys are valid order ids.
+    """
+
+    backend: str
+    max_value_bytes: int
+
+    def get(self, key: str) -> bytes | None:
+        """The cached value, or None on a miss."""
+        ...
+
+    def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
+        """Store every entry, replacing what was there."""
+        ...
+
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Store the entry only if the key holds nothing, so a read can't undo a write."""
+        ...
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Drop these entries; keys that are not cached are ignored."""
+        ...
+
+    def clear(self) -> None:
+        """Drop every entry of this cache."""
+        ...
+
+
+class Telemetry(Protocol):
+    """Counts what happens in the core (cache hits, saves, rejections) for metrics."""
+
+    def count(self, event: str, amount: int = 1) -> None: ...
+
+
+class NoTelemetry:
+    """Counts nothing: the default for library users who do not export metrics."""
+
+    def count(self, event: str, amount: int = 1) -> None:
+        return None

@@ -1,0 +1,228 @@
+"""The use cases against in-memory fakes: save-then-cache, cache-then-repository, admin."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import attrs
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.memory_cache import InMemoryOrderCache
+from adapters.memory_repository import InMemoryOrderRepository
+from order_core import (
+    ABSENT,
+    CacheAdmin,
+    CacheThenRepository,
+    CacheWriter,
+    InvalidOrderId,
+    Order,
+    RepositoryUnavailable,
+    SaveThenCache,
+    encode_order,
+)
+from tests.strategies import orders
+
+
+class CountingRepository(InMemoryOrderRepository):
+    """Counts reads, and can hold them so that many lookups pile up on one miss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def get_document(self, order_uid: str) -> bytes | None:
+        self.reads += 1
+        self.gate.wait(5)
+        return super().get_document(order_uid)
+
+
+class Service:
+    def __init__(self, negative_ttl: float = 60.0) -> None:
+        self.clock = [0.0]
+        self.repository = CountingRepository()
+        self.cache = InMemoryOrderCache(clock=lambda: self.clock[0])
+        self.writer = CacheWriter(self.cache)
+        self.ingest = SaveThenCache(self.repository, self.writer, max_message_bytes=50_000)
+        self.lookup = CacheThenRepository(self.repository, self.writer, negative_ttl=negative_ttl)
+        self.admin = CacheAdmin(self.repository, self.writer)
+
+
+def message(order: Order) -> bytes:
+    return encode_order(order)
+
+
+@given(st.lists(orders(), min_size=1, max_size=8, unique_by=lambda o: o.order_uid))
+@settings(max_examples=50)
+def test_saved_orders_are_stored_cached_and_found(batch: list[Order]) -> None:
+    service = Service()
+    result = service.ingest([message(o) for o in batch])
+    assert result.inserted == {o.order_uid for o in batch}
+    for order in batch:
+        assert service.cache.get(order.order_uid) == encode_order(order)
+        assert service.lookup.get(order.order_uid) == order
+    assert service.repository.reads == 0  # every lookup was a cache hit
+
+
+def test_invalid_messages_come_back_with_reasons_and_are_not_saved(sample_bytes: bytes) -> None:
+    service = Service()
+    bad_amount = orjson.loads(sample_bytes)
+    bad_amount["order_uid"] = "other"
+    bad_amount["payment"]["amount"] = -1
+    result = service.ingest([b"nope", sample_bytes, orjson.dumps(bad_amount), b"x" * 50_001])
+    assert result.inserted == {"b563feb7b2b84b6test"}
+    assert [r.index for r in result.rejected] == [0, 2, 3]
+    assert "not JSON" in result.rejected[0].reason
+    assert "payment.amount" in result.rejected[1].reason
+    assert "over the limit" in result.rejected[2].reason
+    assert len(service.repository) == 1
+
+
+def test_a_repeated_order_is_stored_once(sample_bytes: bytes) -> None:
+    service = Service()
+    first = service.ingest([sample_bytes, sample_bytes])
+    again = service.ingest([sample_bytes])
+    assert first.inserted == {"b563feb7b2b84b6test"}
+    assert first.already_stored == 1
+    assert again.inserted == frozenset()
+    assert again.already_stored == 1
+    assert len(service.repository) == 1
+
+
+def test_a_repeat_with_other_content_does_not_replace_the_stored_order(sample_bytes: bytes) -> None:
+    service = Service()
+    service.ingest([sample_bytes])
+    changed = orjson.loads(sample_bytes)
+    changed["track_number"] = "CHANGED"
+    service.ingest([orjson.dumps(changed)])
+    found = service.lookup.get("b563feb7b2b84b6test")
+    assert found is not None
+    assert found.track_number == "WBILMTESTTRACK"
+
+
+def test_repository_down_means_nothing_saved_and_the_error_propagates(sample_bytes: bytes) -> None:
+    service = Service()
+    service.repository.available = False
+    with pytest.raises(RepositoryUnavailable):
+        service.ingest([sample_bytes])
+    assert service.cache.get("b563feb7b2b84b6test") is None
+    service.repository.available = True
+    assert service.ingest([sample_bytes]).inserted == {"b563feb7b2b84b6test"}
+
+
+def test_miss_reads_repository_once_and_fills_cache(sample_bytes: bytes) -> None:
+    service = Service()
+    service.ingest([sample_bytes])
+    service.admin.reset()
+    assert service.cache.get("b563feb7b2b84b6test") is None
+    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
+    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
+    assert service.repository.reads == 1
+
+
+def test_unknown_id_is_cached_as_absent_until_the_order_arrives(sample_bytes: bytes) -> None:
+    service = Service(negative_ttl=60)
+    assert service.lookup.get_document("b563feb7b2b84b6test") is None
+    assert service.lookup.get_document("b563feb7b2b84b6test") is None
+    assert service.repository.reads == 1  # the second answer came from the negative entry
+    assert service.cache.get("b563feb7b2b84b6test") == ABSENT
+    service.ingest([sample_bytes])
+    assert service.lookup.get_document("b563feb7b2b84b6test") is not None  # visible at once
+
+
+def test_negative_entries_expire(sample_bytes: bytes) -> None:
+    service = Service(negative_ttl=2)
+    assert service.lookup.get_document("unknown") is None
+    service.clock[0] += 2.5
+    assert service.lookup.get_document("unknown") is None
+    assert service.repository.reads == 2
+
+
+@pytest.mark.parametrize("bad_id", ["", "a b", "x" * 65, "new\nline", "<script>", "é"])
+def test_bad_ids_are_refused_before_any_backend(bad_id: str) -> None:
+    service = Service()
+    with pytest.raises(InvalidOrderId):
+        service.lookup.get_document(bad_id)
+    assert service.repository.reads == 0
+
+
+def test_concurrent_misses_share_one_repository_read(sample_bytes: bytes) -> None:
+    service = Service()
+    service.ingest([sample_bytes])
+    service.admin.reset()
+    service.repository.gate.clear()  # hold the first read until every lookup is waiting
+    results: list[bytes | None] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(service.lookup.get_document("b563feb7b2b84b6test"))
+        )
+        for _ in range(50)
+    ]
+    for thread in threads:
+        thread.start()
+    while service.repository.reads == 0:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.2)  # let the other 49 reach the single-flight wait
+    service.repository.gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(results) == 50
+    assert all(r == results[0] and r is not None for r in results)
+    assert service.repository.reads == 1
+
+
+def test_cache_down_lookups_fall_back_and_ingest_still_saves(sample_bytes: bytes) -> None:
+    service = Service()
+    service.cache.failing = True
+    result = service.ingest([sample_bytes])
+    assert result.inserted == {"b563feb7b2b84b6test"}
+    assert service.lookup.get("b563feb7b2b84b6test") is not None
+    service.cache.failing = False
+    assert service.lookup.get("b563feb7b2b84b6test") is not None
+
+
+def test_a_failed_cache_write_cannot_leave_a_stale_absent_entry(sample_bytes: bytes) -> None:
+    service = Service(negative_ttl=600)
+    assert service.lookup.get_document("b563feb7b2b84b6test") is None  # cached as absent
+    service.cache.failing = True
+    service.ingest([sample_bytes])  # saved, but the cache write failed
+    service.cache.failing = False  # the cache is back, still holding "absent"
+    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
+
+
+def test_values_over_the_cache_limit_are_served_not_cached() -> None:
+    repository = InMemoryOrderRepository()
+    cache = InMemoryOrderCache(max_value_bytes=2_000)
+    writer = CacheWriter(cache)
+    ingest = SaveThenCache(repository, writer)
+    lookup = CacheThenRepository(repository, writer)
+    big = attrs.evolve(_sample_like(1), entry="x" * 5_000)
+    ingest([encode_order(big)])
+    assert cache.get("order1") is None
+    assert lookup.get("order1") == big
+    assert cache.get("order1") is None
+
+
+def test_warm_up_loads_the_most_recent_orders() -> None:
+    service = Service()
+    batch: Sequence[bytes] = [
+        orjson.dumps({**orjson.loads(encode_order(_sample_like(i)))}) for i in range(10)
+    ]
+    service.ingest(batch)
+    service.admin.reset()
+    assert service.admin.warm_up(limit=4, batch_size=3) == 4
+    cached = [f"order{i}" for i in range(10) if service.cache.get(f"order{i}") is not None]
+    assert cached == ["order6", "order7", "order8", "order9"]
+
+
+def _sample_like(i: int) -> Order:
+    from tests.conftest import SAMPLE_PATH
+
+    data = orjson.loads(SAMPLE_PATH.read_bytes())
+    data["order_uid"] = f"order{i}"
+    return Order.from_dict(data)
