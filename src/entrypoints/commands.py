@@ -14,11 +14,13 @@ from typing import Any
 
 import orjson
 import psycopg
+import uvicorn
 
 from adapters.kafka.publisher import KafkaPublisher, PublishFailed
 from adapters.postgres.migrations import migrate
 from entrypoints.background import prepare_topics
 from entrypoints.container import build_container
+from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.order_generator import messages
 from entrypoints.settings import ENV_PREFIX
@@ -67,10 +69,6 @@ def _migrate(settings: dict[str, Any]) -> None:
 def _serve(
     settings: dict[str, Any], overrides: dict[str, str | None], *, run_consumer: bool
 ) -> int:
-    import uvicorn
-
-    from entrypoints.http.app import create_app
-
     workers = settings["http_workers"]
     common: dict[str, Any] = {
         "host": settings["http_host"],

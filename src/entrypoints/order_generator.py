@@ -52,7 +52,7 @@ def random_order(rng: random.Random, order_uid: str | None = None) -> dict[str, 
     """One valid order in the sample's shape, with consistent totals and 1 to 5 items."""
     uid = order_uid or uuid.UUID(int=rng.getrandbits(128)).hex[:19]
     track = "WB" + "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ", k=12))
-    items = []
+    items: list[dict[str, Any]] = []
     for _ in range(rng.randint(1, 5)):
         name, brand = rng.choice(_PRODUCTS)
         price = rng.randint(100, 20_000)
@@ -155,7 +155,7 @@ def messages(
     count: int, seed: int | None = None, invalid_ratio: float = 0.0
 ) -> Iterator[tuple[bytes | None, bytes, bool]]:
     """(key, value, valid) for ``count`` messages, a share ``invalid_ratio`` of them broken."""
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    rng = random.Random(seed)  # test data, not secrets
     for _ in range(count):
         if invalid_ratio and rng.random() < invalid_ratio:
             _, value = invalid_message(rng)

@@ -15,6 +15,7 @@ from order_core.errors import (
     FieldError,
     InvalidOrder,
     InvalidOrderId,
+    RejectedByRepository,
     RepositoryUnavailable,
 )
 from order_core.ingest import IngestResult, Rejected, SaveThenCache
@@ -43,6 +44,7 @@ __all__ = [
     "OrderRepository",
     "Payment",
     "Rejected",
+    "RejectedByRepository",
     "RepositoryUnavailable",
     "SaveThenCache",
     "Telemetry",

@@ -32,5 +32,13 @@ class RepositoryUnavailable(RuntimeError):
     """The source of truth cannot be reached; the caller must not act as if work was saved."""
 
 
+class RejectedByRepository(ValueError):
+    """The store refused the data itself (a constraint, a value it cannot hold).
+
+    Retrying the same batch cannot succeed, so the caller must find and set aside the
+    offending order rather than wait for the store.
+    """
+
+
 class CacheUnavailable(RuntimeError):
     """The cache failed. Never fatal: the core falls back to the repository."""

@@ -8,7 +8,7 @@ import attrs
 
 from order_core.cache_writer import CacheWriter
 from order_core.codec import decode_order, encode_order
-from order_core.errors import FieldError, InvalidOrder
+from order_core.errors import FieldError, InvalidOrder, RejectedByRepository
 from order_core.model import Order
 from order_core.ports import EncodedOrder, NoTelemetry, OrderRepository, Telemetry
 
@@ -51,6 +51,7 @@ class SaveThenCache:
 
     def __call__(self, messages: Sequence[bytes]) -> IngestResult:
         valid: dict[str, EncodedOrder] = {}
+        positions: dict[str, int] = {}
         rejected: list[Rejected] = []
         repeats = 0
         for index, raw in enumerate(messages):
@@ -63,8 +64,10 @@ class SaveThenCache:
                 repeats += 1
                 continue
             valid[order.order_uid] = EncodedOrder(order, encode_order(order))
+            positions[order.order_uid] = index
 
-        inserted = self._repository.save_many(list(valid.values())) if valid else set()
+        inserted = self._save(valid, positions, rejected)
+        rejected.sort(key=lambda r: r.index)
         # Only after the commit: the cache never holds an order the repository lacks.
         self._cache_writer.store(
             {uid: valid[uid].document for uid in inserted},
@@ -75,6 +78,26 @@ class SaveThenCache:
         self._telemetry.count("orders_already_stored", already_stored)
         self._telemetry.count("orders_rejected", len(rejected))
         return IngestResult(frozenset(inserted), already_stored, tuple(rejected))
+
+    def _save(
+        self, valid: dict[str, EncodedOrder], positions: dict[str, int], rejected: list[Rejected]
+    ) -> set[str]:
+        if not valid:
+            return set()
+        try:
+            return self._repository.save_many(list(valid.values()))
+        except RejectedByRepository:
+            pass
+        # Rare: the store refused something validation let through. Save one order at a
+        # time to find it, so that one bad order cannot hold up the whole partition.
+        inserted: set[str] = set()
+        for uid, encoded in list(valid.items()):
+            try:
+                inserted |= self._repository.save_many([encoded])
+            except RejectedByRepository as exc:
+                rejected.append(Rejected(positions[uid], f"refused by the store: {exc}"))
+                del valid[uid]
+        return inserted
 
     def _parse(self, raw: bytes) -> Order:
         if len(raw) > self._max_message_bytes:

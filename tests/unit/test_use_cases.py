@@ -18,12 +18,15 @@ from order_core import (
     CacheAdmin,
     CacheThenRepository,
     CacheWriter,
+    EncodedOrder,
     InvalidOrderId,
     Order,
+    RejectedByRepository,
     RepositoryUnavailable,
     SaveThenCache,
     encode_order,
 )
+from tests.conftest import SAMPLE_PATH
 from tests.strategies import orders
 
 
@@ -221,8 +224,30 @@ def test_warm_up_loads_the_most_recent_orders() -> None:
 
 
 def _sample_like(i: int) -> Order:
-    from tests.conftest import SAMPLE_PATH
 
     data = orjson.loads(SAMPLE_PATH.read_bytes())
     data["order_uid"] = f"order{i}"
     return Order.from_dict(data)
+
+
+class RefusingRepository(InMemoryOrderRepository):
+    """Refuses any order whose entry is 'poison', as a database constraint would."""
+
+    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
+        if any(o.order.entry == "poison" for o in orders):
+            raise RejectedByRepository("check constraint violated")
+        return super().save_many(orders)
+
+
+def test_an_order_the_store_refuses_is_rejected_alone() -> None:
+    repository = RefusingRepository()
+    ingest = SaveThenCache(repository, CacheWriter(InMemoryOrderCache()))
+    good, poison, other = (
+        _sample_like(1),
+        attrs.evolve(_sample_like(2), entry="poison"),
+        _sample_like(3),
+    )
+    result = ingest([encode_order(good), encode_order(poison), encode_order(other)])
+    assert result.inserted == {"order1", "order3"}
+    assert [r.index for r in result.rejected] == [1]
+    assert "refused by the store" in result.rejected[0].reason

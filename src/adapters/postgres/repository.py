@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from order_core.errors import RepositoryUnavailable
+from order_core.errors import RejectedByRepository, RepositoryUnavailable
 from order_core.ports import EncodedOrder
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,10 @@ class PostgresOrderRepository:
     def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
         if not orders:
             return set()
-        return self._run(lambda: self._save(orders), retry=False)
+        try:
+            return self._run(lambda: self._save(orders), retry=False)
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise RejectedByRepository(str(exc).splitlines()[0]) from exc
 
     def get_document(self, order_uid: str) -> bytes | None:
         def read() -> bytes | None:
