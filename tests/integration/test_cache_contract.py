@@ -212,7 +212,7 @@ def test_clear_drops_everything(cache: OrderCache) -> None:
 def test_entries_expire_after_their_ttl(make_cache: CacheFactory) -> None:
     cache = make_cache()
     with_default = make_cache(default_ttl=1.5)
-    set_key, added_key, default_key, kept_key, long_key = (new_key() for _ in range(5))
+    set_key, added_key, default_key, kept_key, long_key, short_key = (new_key() for _ in range(6))
     # 1.5 s: Memcached rounds it up to 2 s and its clock ticks once a second, so the entry
     # lives 1 to 2 s there, exactly 1.5 s elsewhere.
     cache.set_many({set_key: b"1"}, ttl=1.5)
@@ -220,6 +220,7 @@ def test_entries_expire_after_their_ttl(make_cache: CacheFactory) -> None:
     with_default.set_many({default_key: b"3"})
     with_default.set_many({long_key: b"4"}, ttl=60)
     cache.set_many({kept_key: b"5"})
+    cache.set_many({short_key: b"6"}, ttl=0.4)  # under a second: must not become "never"
     assert [cache.get(set_key), cache.get(added_key)] == [b"1", b""]
     assert with_default.get(default_key) == b"3"
 
@@ -227,6 +228,7 @@ def test_entries_expire_after_their_ttl(make_cache: CacheFactory) -> None:
 
     assert cache.get(set_key) is None
     assert cache.get(added_key) is None
+    assert cache.get(short_key) is None
     assert with_default.get(default_key) is None
     assert with_default.get(long_key) == b"4"
     assert cache.get(kept_key) == b"5"
@@ -337,12 +339,8 @@ class MemcachedProcess:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.kill()  # holds nothing worth a graceful stop, which takes a second
+            self.process.wait(timeout=5)
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
         self.process = None
@@ -415,7 +413,8 @@ def test_memcached_server_that_is_down_fails_loudly_and_keeps_its_share(
     second_memcached: MemcachedProcess, first_memcached_client: Callable[[str], Client]
 ) -> None:
     prefix = new_prefix()
-    cache = MemcachedOrderCache([MEMCACHED_SERVERS[0], second_memcached.address], key_prefix=prefix)
+    # The server that goes down comes first: the others must still get their share.
+    cache = MemcachedOrderCache([second_memcached.address, MEMCACHED_SERVERS[0]], key_prefix=prefix)
     first, second = first_memcached_client(prefix), second_memcached.client(prefix)
     keys = [new_key() for _ in range(40)]
     try:
@@ -439,10 +438,10 @@ def test_memcached_server_that_is_down_fails_loudly_and_keeps_its_share(
 
         # Writes across both servers fail, yet do their share on the server that is up.
         with pytest.raises(CacheUnavailable):
-            cache.set_many({live[1]: b"new", dead[1]: b"new"})
+            cache.set_many({dead[1]: b"new", live[1]: b"new"})
         assert cache.get(live[1]) == b"new"
         with pytest.raises(CacheUnavailable):
-            cache.delete_many([live[1], dead[1]])
+            cache.delete_many([dead[1], live[1]])
         assert cache.get(live[1]) is None
         with pytest.raises(CacheUnavailable):
             cache.clear()
@@ -454,3 +453,38 @@ def test_memcached_server_that_is_down_fails_loudly_and_keeps_its_share(
         assert cache.get(dead[2]) == b"back"
     finally:
         cache.close()
+
+
+def test_memcached_refuses_a_value_over_its_item_limit_and_drops_the_old_one() -> None:
+    cache = MemcachedOrderCache(MEMCACHED_SERVERS, key_prefix=new_prefix())
+    key = new_key()
+    try:
+        cache.set_many({key: b"old"})
+        with pytest.raises(CacheUnavailable, match="too large"):
+            cache.set_many({key: b"x" * (2 * 1024 * 1024)})
+        assert cache.get(key) is None
+    finally:
+        cache.close()
+
+
+# ---------------------------------------------------------------- Redis
+
+
+def test_redis_clear_removes_only_its_own_prefix() -> None:
+    stem = f"test-{uuid.uuid4().hex[:12]}"
+    # A glob character in the prefix must not widen what clear() matches.
+    cache = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}*:")
+    neighbour = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}x:")
+    key = new_key()
+    try:
+        cache.set_many({key: b"mine"})
+        neighbour.set_many({key: b"theirs"})
+
+        cache.clear()
+
+        assert cache.get(key) is None
+        assert neighbour.get(key) == b"theirs"
+    finally:
+        neighbour.clear()
+        cache.close()
+        neighbour.close()

@@ -1,0 +1,133 @@
+"""The Kafka consumer against the real broker and database: offsets follow the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+import pytest
+
+from adapters.kafka.batch_consumer import ConsumerSettings, OrderConsumer
+from adapters.kafka.publisher import KafkaPublisher
+from adapters.memory_cache import InMemoryOrderCache
+from adapters.postgres.repository import PostgresOrderRepository
+from entrypoints.order_generator import messages
+from order_core import CacheWriter, EncodedOrder, RepositoryUnavailable, SaveThenCache
+from tests.integration.conftest import KAFKA
+from tests.integration.kafka_helpers import (
+    committed_offsets,
+    end_offsets,
+    publish,
+    read_all,
+    running,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class WatchedRepository:
+    """The real repository, plus a record of the committed offsets seen at each save,
+    and the power to fail the first ``failures`` saves as an unreachable database would."""
+
+    def __init__(self, real: PostgresOrderRepository, topic: str, group: str, failures: int = 0):
+        self.real = real
+        self.topic = topic
+        self.group = group
+        self.failures = failures
+        self.calls = 0
+        self.committed_during_saves: list[dict[int, int]] = []
+
+    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
+        self.calls += 1
+        self.committed_during_saves.append(committed_offsets(self.topic, self.group))
+        if self.calls <= self.failures:
+            raise RepositoryUnavailable("injected: database unreachable")
+        return self.real.save_many(orders)
+
+    def get_document(self, order_uid: str) -> bytes | None:
+        return self.real.get_document(order_uid)
+
+    def recent_documents(self, limit: int, batch_size: int):  # type: ignore[no-untyped-def]
+        return self.real.recent_documents(limit, batch_size)
+
+
+def make_consumer(topic: str, repository: object, batch_size: int = 200) -> OrderConsumer:
+    settings = ConsumerSettings(
+        bootstrap_servers=KAFKA,
+        topic=topic,
+        dead_letter_topic=f"{topic}.dlq",
+        group_id=f"group-{topic}",
+        batch_size=batch_size,
+        retry_initial=0.2,
+        retry_max=1.0,
+    )
+    ingest = SaveThenCache(repository, CacheWriter(InMemoryOrderCache()))  # type: ignore[arg-type]
+    return OrderConsumer(settings, ingest, KafkaPublisher(KAFKA))
+
+
+def test_sample_is_accepted_exactly_as_it_is(
+    topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
+) -> None:
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    with running(make_consumer(topic, repository)):
+        wait_for(
+            lambda: repository.get_document("b563feb7b2b84b6test") is not None,
+            what="the sample in PostgreSQL",
+        )
+    document = repository.get_document("b563feb7b2b84b6test")
+    assert document is not None
+    assert orjson.loads(document) == orjson.loads(sample_bytes)
+
+
+def test_offsets_are_committed_only_after_the_database_commit(
+    topic: str, repository: PostgresOrderRepository
+) -> None:
+    count = 300
+    publish(topic, [(k, v) for k, v, _ in messages(count, seed=1)])
+    ends = end_offsets(topic)
+    group = f"group-{topic}"
+    watched = WatchedRepository(repository, topic, group, failures=3)
+    with running(make_consumer(topic, watched)) as consumer:
+        wait_for(lambda: committed_offsets(topic, group) == ends, what="all offsets committed")
+    # While the saves failed nothing was committed, and no save saw its own batch committed.
+    assert watched.committed_during_saves[:3] == [dict.fromkeys(range(4), 0)] * 3
+    assert consumer.stats.retries >= 3
+    assert repository.count() == count
+    assert sum(ends.values()) == count
+
+
+def test_a_duplicate_message_does_not_create_a_second_order(
+    topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
+) -> None:
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)] * 3)
+    with running(make_consumer(topic, repository)) as consumer:
+        wait_for(lambda: consumer.stats.messages == 3, what="three messages handled")
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    with running(make_consumer(topic, repository)) as consumer:
+        wait_for(lambda: consumer.stats.messages == 1, what="the repeat handled")
+    assert repository.count() == 1
+    assert consumer.stats.already_stored == 1
+
+
+def test_invalid_messages_go_to_the_dead_letter_topic_with_reasons(
+    topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
+) -> None:
+    bad = [(None, b"not json"), (b"k", b""), (None, b'{"order_uid": "x"}')]
+    publish(topic, [*bad, (b"b563feb7b2b84b6test", sample_bytes)])
+    group = f"group-{topic}"
+    ends = end_offsets(topic)
+    with running(make_consumer(topic, repository)):
+        wait_for(lambda: committed_offsets(topic, group) == ends, what="offsets committed")
+    assert repository.count() == 1
+    dead = read_all(f"{topic}.dlq", expected=3)
+    assert sorted(m.value() for m in dead) == sorted(v for _, v in bad)  # type: ignore[attr-defined]
+    for message in dead:
+        headers = dict(message.headers())  # type: ignore[attr-defined]
+        assert headers["dlq.topic"] == topic.encode()
+        assert headers["dlq.reason"]
+        assert int(headers["dlq.offset"]) >= 0
+    reasons = {m.value(): dict(m.headers())["dlq.reason"].decode() for m in dead}  # type: ignore[attr-defined]
+    assert "not JSON" in reasons[b"not json"]
+    assert "empty" in reasons[b""]
+    assert "track_number: is required" in reasons[b'{"order_uid": "x"}']
