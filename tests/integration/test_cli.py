@@ -1,0 +1,139 @@
+"""The command line, run as a user would: serve, publish --file, then GET /order."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from entrypoints.order_generator import messages
+from tests.conftest import SAMPLE_PATH
+from tests.integration.conftest import KAFKA
+
+pytestmark = pytest.mark.integration
+CLI = [sys.executable, "-m", "entrypoints.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def cli_env(clean_database: str, topic: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ORDER_SERVICE_DATABASE_URL": clean_database,
+        "ORDER_SERVICE_KAFKA_BOOTSTRAP": KAFKA,
+        "ORDER_SERVICE_KAFKA_TOPIC": topic,
+        "ORDER_SERVICE_KAFKA_DLQ_TOPIC": f"{topic}.dlq",
+        "ORDER_SERVICE_KAFKA_GROUP": f"group-{topic}",
+        "ORDER_SERVICE_HTTP_HOST": "127.0.0.1",
+        "ORDER_SERVICE_HTTP_PORT": str(free_port()),
+    }
+
+
+@pytest.fixture
+def served(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen([*CLI, "serve"], env=cli_env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{cli_env['ORDER_SERVICE_HTTP_PORT']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if get(base + "/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit says why.
+        assert process.wait(30) in (0, -15)
+        output = (tmp_path / "serve.log").read_text()
+        assert "consumer closed" in output
+        assert "Application shutdown complete" in output
+
+
+def test_serve_then_publish_the_sample_file_then_get_it(
+    served: str, cli_env: dict[str, str]
+) -> None:
+    published = subprocess.run(
+        [*CLI, "publish", "--file", str(SAMPLE_PATH)],
+        env=cli_env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert b"published 1 messages" in published.stdout
+    url = served + "/order?id=b563feb7b2b84b6test"
+    deadline = time.monotonic() + 30
+    status, body = get(url)
+    while status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status, body = get(url)
+    assert status == 200
+    assert orjson.loads(body) == orjson.loads(SAMPLE_PATH.read_bytes())
+
+
+def test_publish_count_sends_realistic_orders_that_are_all_saved(
+    served: str, cli_env: dict[str, str]
+) -> None:
+    subprocess.run(
+        [*CLI, "publish", "--count", "200", "--seed", "5", "--quiet"],
+        env=cli_env,
+        timeout=60,
+        check=True,
+        capture_output=True,
+    )
+    keys = [key.decode() for key, _, _ in messages(200, seed=5) if key]
+    deadline = time.monotonic() + 30
+    missing = keys
+    while missing and time.monotonic() < deadline:
+        missing = [k for k in missing if get(f"{served}/orders/{k}")[0] != 200]
+        time.sleep(0.2)
+    assert missing == []
+
+
+def test_a_bad_setting_is_one_clear_line_and_a_non_zero_exit() -> None:
+    result = subprocess.run(
+        [*CLI, "migrate", "--http-port", "99999"], capture_output=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines() == [
+        "order-service: configuration error: --http-port='99999': must be a port number (1-65535)"
+    ]
+
+
+def test_an_unreachable_database_is_one_clear_line() -> None:
+    result = subprocess.run(
+        [*CLI, "migrate", "--database-url", "postgresql://orders:orders@127.0.0.1:1/orders"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("order-service: cannot reach PostgreSQL")
