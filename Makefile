@@ -1,0 +1,23 @@
+# Shortcuts; each target is one of the project's scripts.
+.PHONY: run test unit lint bench services-up services-down
+
+run:            ## servers up, migrations, service on :8080
+	scripts/run.sh
+
+test:           ## servers up, static checks, every test suite
+	scripts/test.sh
+
+unit:           ## the fast tests only (no servers needed)
+	scripts/python-env.sh && .venv/bin/pytest tests/unit -q
+
+lint:
+	scripts/python-env.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench && .venv/bin/mypy && .venv/bin/lint-imports
+
+bench:          ## the benchmark suite against the real local servers
+	scripts/services.sh up && scripts/python-env.sh && .venv/bin/python -m bench.run $(BENCH_ARGS)
+
+services-up:
+	scripts/services.sh up all
+
+services-down:
+	scripts/services.sh down
