@@ -1,12 +1,18 @@
-"""Prometheus metrics for what the core counts (cache hits, saves, rejections, ...)."""
+"""Prometheus metrics: what the core counts, the consumer's batches and lag, HTTP latency."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+import json
+import time
+from collections.abc import Sequence
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from order_core.ingest import IngestResult
 
 CACHE_LOOKUPS = Counter(
     "order_service_cache_lookups_total",
-    "Cache lookups by backend and result",
+    "Cache lookups by backend and result (hit, miss, negative_hit)",
     ["backend", "result"],
 )
 CACHE_ERRORS = Counter(
@@ -19,6 +25,33 @@ ORDERS = Counter(
 )
 REPOSITORY_READS = Counter(
     "order_service_repository_reads_total", "Lookups that went to PostgreSQL (cache misses)"
+)
+MESSAGES_CONSUMED = Counter(
+    "order_service_messages_consumed_total", "Kafka messages handed to the core"
+)
+DEAD_LETTERED = Counter(
+    "order_service_dead_lettered_total", "Invalid messages sent to the dead-letter topic"
+)
+BATCH_SIZE = Histogram(
+    "order_service_batch_size",
+    "Messages per consumer batch",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500),
+)
+SAVE_SECONDS = Histogram(
+    "order_service_batch_save_seconds",
+    "Time to validate, save and cache one batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge(
+    "order_service_consumer_lag",
+    "Messages behind the end of the partition (from librdkafka)",
+    ["topic", "partition"],
+)
+HTTP_SECONDS = Histogram(
+    "order_service_http_request_seconds",
+    "HTTP request latency by route and status",
+    ["route", "method", "status"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 
@@ -43,3 +76,29 @@ class PrometheusTelemetry:
         counter = self._counters.get(event)
         if counter is not None and amount:
             counter.inc(amount)
+
+
+class MeasuredBatchHandler:
+    """Wraps the save-then-cache use case to record batch sizes, latency and outcomes."""
+
+    def __init__(self, handle: object) -> None:
+        self._handle = handle
+
+    def __call__(self, messages: Sequence[bytes]) -> IngestResult:
+        started = time.perf_counter()
+        result: IngestResult = self._handle(messages)  # type: ignore[operator]
+        SAVE_SECONDS.observe(time.perf_counter() - started)
+        BATCH_SIZE.observe(len(messages))
+        MESSAGES_CONSUMED.inc(len(messages))
+        DEAD_LETTERED.inc(len(result.rejected))
+        return result
+
+
+def record_librdkafka_stats(stats_json: str) -> None:
+    """librdkafka's ``stats_cb``: publish the consumer lag of each assigned partition."""
+    stats = json.loads(stats_json)
+    for topic, data in stats.get("topics", {}).items():
+        for partition, pdata in data.get("partitions", {}).items():
+            lag = pdata.get("consumer_lag", -1)
+            if partition != "-1" and lag >= 0:
+                CONSUMER_LAG.labels(topic, partition).set(lag)

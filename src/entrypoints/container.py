@@ -18,7 +18,11 @@ from adapters.memcached_cache import MemcachedOrderCache
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
 from adapters.postgres.repository import PostgresOrderRepository, open_pool
-from adapters.prometheus_telemetry import PrometheusTelemetry
+from adapters.prometheus_telemetry import (
+    MeasuredBatchHandler,
+    PrometheusTelemetry,
+    record_librdkafka_stats,
+)
 from adapters.redis_cache import RedisOrderCache
 from order_core import CacheAdmin, CacheThenRepository, CacheWriter, SaveThenCache
 
@@ -97,7 +101,13 @@ class Container(containers.DeclarativeContainer):
         retry_max=config.retry_max,
     )
     consumer = providers.Factory(
-        OrderConsumer, consumer_settings, handle_batch=save_then_cache, dead_letters=publisher
+        OrderConsumer,
+        consumer_settings,
+        handle_batch=providers.Singleton(MeasuredBatchHandler, save_then_cache),
+        dead_letters=publisher,
+        extra_config=providers.Object(
+            {"statistics.interval.ms": 5000, "stats_cb": record_librdkafka_stats}
+        ),
     )
 
 

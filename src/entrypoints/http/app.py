@@ -8,13 +8,15 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from entrypoints.background import ConsumerThread, WarmUp
 from entrypoints.container import Container
-from entrypoints.http import errors, ops, orders
+from entrypoints.http import errors, openapi, ops, orders
+from entrypoints.http.timing import RequestTiming
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -46,6 +48,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> Starlette
         Route("/", index),
         Route("/order", orders.order_by_query),
         Route("/orders/{order_uid}", orders.order_by_path),
+        Route("/openapi.json", openapi.openapi_json),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/metrics", ops.metrics),
@@ -56,6 +59,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> Starlette
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestTiming)],
         exception_handlers={
             HTTPException: errors.http_exception,
             Exception: errors.unexpected_exception,

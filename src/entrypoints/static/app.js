@@ -17,6 +17,7 @@
   var button = document.getElementById("search-button");
   var statusBox = document.getElementById("status");
   var result = document.getElementById("result");
+  var intro = document.getElementById("intro");
 
   var current = null; // {controller, seq}
   var seq = 0;
@@ -264,14 +265,14 @@
 
     var total = el("div", { class: "summary-total" },
       el("span", { class: "eyebrow" }, "Amount"),
-      money(payment.amount, payment.currency, "money-big"));
+      el("span", { id: "summary-amount" }, money(payment.amount, payment.currency, "money-big")));
 
     var facts = el("dl", { class: "facts" },
       field("Customer", val(order.customer_id, "mono")),
       field("Entry", val(order.entry)),
       field("Locale", val(order.locale)),
       field("Delivery service", val(order.delivery_service)),
-      field("Created", dateNode(created, order.date_created), { wide: true }));
+      field("Created", dateNode(created, order.date_created)));
 
     var shards = el("p", { class: "shards" },
       el("span", null, "shardkey ", el("b", null, val(order.shardkey))),
@@ -321,6 +322,8 @@
       field("Transaction", val(p.transaction, "mono break")),
       field("Request ID", val(p.request_id, "mono break")));
     var children = [list];
+    children.push(el("p", { class: "money-note" },
+      "Amounts arrive in minor units (cents) and are shown divided by 100: 1250 → 12.50."));
     var parts = [p.goods_total, p.delivery_cost, p.custom_fee];
     if (Number.isInteger(p.amount) && parts.every(Number.isInteger)) {
       var sum = parts[0] + parts[1] + parts[2];
@@ -356,8 +359,9 @@
       if (Number.isInteger(item.total_price)) sum += item.total_price;
       else sumKnown = false;
       var nameCell = el("td", { class: "item-name", "data-label": "Name" },
-        el("span", { class: "strong" }, val(item.name)),
-        item.rid ? el("span", { class: "sub mono" }, "rid " + String(item.rid)) : null);
+        el("div", null,
+          el("span", { class: "strong" }, val(item.name)),
+          item.rid ? el("span", { class: "sub mono" }, "rid " + String(item.rid)) : null));
       var sale = Number.isInteger(item.sale) && item.sale > 0
         ? el("span", { class: "badge" }, "−" + item.sale + "%")
         : val(item.sale === 0 ? "0%" : item.sale);
@@ -446,6 +450,7 @@
     if (current) current.controller.abort();
     current = null;
 
+    intro.hidden = true;
     var problem = idProblem(id);
     if (problem) {
       hideResult();
@@ -576,6 +581,7 @@
       seq++;
       setBusy(false);
       hideResult();
+      intro.hidden = false;
       setStatus("", null);
       input.removeAttribute("aria-invalid");
       document.title = "Order lookup · order-service";

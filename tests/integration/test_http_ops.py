@@ -1,0 +1,92 @@
+"""Operations endpoints on the real stack: OpenAPI, metrics, readiness, admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from openapi_spec_validator import validate
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from tests.integration.conftest import service_settings
+from tests.integration.kafka_helpers import publish, wait_for
+
+pytestmark = pytest.mark.integration
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def service(clean_database: str, topic: str) -> Iterator[tuple[TestClient, Container]]:
+    container = build_container(
+        service_settings(clean_database, topic, admin_token=TOKEN, cache_backend="redis")
+    )
+    with TestClient(create_app(container, run_consumer=True)) as client:
+        yield client, container
+
+
+def test_openapi_document_is_valid_openapi_3(service: tuple[TestClient, Container]) -> None:
+    client, _ = service
+    spec = client.get("/openapi.json").json()
+    validate(spec)
+    assert {"/order", "/orders/{order_uid}"} <= set(spec["paths"])
+    assert "Error" in spec["components"]["schemas"]
+
+
+def test_metrics_parse_and_count_what_happened(
+    service: tuple[TestClient, Container], topic: str, sample_bytes: bytes
+) -> None:
+    client, container = service
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes), (None, b"broken")])
+    wait_for(lambda: container.repository().count() == 1, what="the sample saved")
+    assert client.get("/order?id=b563feb7b2b84b6test").status_code == 200
+    assert client.get("/order?id=unknown").status_code == 404
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    for name in (
+        "order_service_cache_lookups",
+        "order_service_orders",
+        "order_service_messages_consumed",
+        "order_service_dead_lettered",
+        "order_service_batch_size",
+        "order_service_batch_save_seconds",
+        "order_service_http_request_seconds",
+    ):
+        assert name in families, name
+    routes = {s.labels.get("route") for s in families["order_service_http_request_seconds"].samples}
+    assert "/order" in routes
+    assert not any("b563feb7b2b84b6test" in str(r) for r in routes)  # ids are not labels
+    hits = [
+        s
+        for s in families["order_service_cache_lookups"].samples
+        if s.labels == {"backend": "redis", "result": "hit"} and s.name.endswith("_total")
+    ]
+    assert hits
+    assert hits[0].value >= 1
+
+
+def test_health_and_readiness(service: tuple[TestClient, Container]) -> None:
+    client, _ = service
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"repository": "ok", "cache": "ok", "consumer": "ok"}
+
+
+def test_admin_endpoints_need_the_token(
+    service: tuple[TestClient, Container], topic: str, sample_bytes: bytes
+) -> None:
+    client, container = service
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    wait_for(lambda: container.repository().count() == 1, what="the sample saved")
+    assert client.post("/admin/cache/reset").status_code == 401
+    wrong = client.post("/admin/cache/reset", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "unauthorized"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/admin/cache/reset", headers=auth).json() == {"reset": True}
+    assert container.cache().get("b563feb7b2b84b6test") is None
+    assert client.post("/admin/cache/warm?limit=10", headers=auth).json() == {"loaded": 1}
+    assert container.cache().get("b563feb7b2b84b6test") is not None
+    assert client.post("/admin/cache/warm?limit=ten", headers=auth).status_code == 400
