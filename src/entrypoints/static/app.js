@@ -272,7 +272,7 @@
       field("Entry", val(order.entry)),
       field("Locale", val(order.locale)),
       field("Delivery service", val(order.delivery_service)),
-      field("Created", dateNode(created, order.date_created)));
+      field("Created", dateNode(created, order.date_created), { wide: true }));
 
     var shards = el("p", { class: "shards" },
       el("span", null, "shardkey ", el("b", null, val(order.shardkey))),
@@ -322,17 +322,17 @@
       field("Transaction", val(p.transaction, "mono break")),
       field("Request ID", val(p.request_id, "mono break")));
     var children = [list];
-    children.push(el("p", { class: "money-note" },
-      "Amounts arrive in minor units (cents) and are shown divided by 100: 1250 → 12.50."));
     var parts = [p.goods_total, p.delivery_cost, p.custom_fee];
     if (Number.isInteger(p.amount) && parts.every(Number.isInteger)) {
       var sum = parts[0] + parts[1] + parts[2];
       if (sum !== p.amount) {
-        children.push(el("p", { class: "note note-warn" },
-          "Amount differs from goods total + delivery cost + custom fee (" +
-          moneyText(sum, cur) + ")."));
+        children.push(el("p", { class: "note note-warn", id: "amount-mismatch" },
+          "⚠ Amount differs from goods total + delivery cost + custom fee = " +
+          moneyText(sum, cur) + "."));
       }
     }
+    children.push(el("p", { class: "money-note" },
+      "Amounts arrive in minor units (cents) and are shown divided by 100: 1250 → 12.50."));
     return card("Payment", "payment-heading", children, "card-payment");
   }
 

@@ -1,0 +1,94 @@
+"""Fixtures of the fault-injection suite (real servers, taken down and brought back).
+
+The database fixtures are the integration suite's, imported by name (``pytest_plugins`` is
+not allowed outside the root conftest). Every test leaves the servers running: the ones it
+stops are started again in a ``finally``, and ``servers_restored`` checks after each test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.harness import (
+    ARTIFACTS,
+    ServiceProcess,
+    services,
+    stopped_services,
+)
+from tests.integration.conftest import clean_database, database_url
+
+__all__ = ["clean_database", "database_url"]
+
+_FIGURES: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "faults: fault injection on the real servers (stops and restarts them)"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("fault-injection figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
+
+
+class Figures:
+    """A test's figures: printed in one line and written to test-artifacts/faults/<test>.txt."""
+
+    def __init__(self, test: str) -> None:
+        self.test = test
+        self.values: dict[str, object] = {}
+
+    def record(self, **values: object) -> None:
+        self.values.update(values)
+
+    def line(self) -> str:
+        def shown(value: object) -> str:
+            return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+        return f"{self.test}: " + " ".join(f"{k}={shown(v)}" for k, v in self.values.items())
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
+    recorded = Figures(request.node.name)
+    yield recorded
+    if recorded.values:
+        line = recorded.line()
+        print(f"\nFIGURES {line}")
+        _FIGURES.append(line)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"{_safe(request.node.name)}.txt").write_text(line + "\n")
+
+
+@pytest.fixture
+def processes(request: pytest.FixtureRequest) -> Iterator[list[ServiceProcess]]:
+    """Service processes the test starts (append them); any left running are killed."""
+    started: list[ServiceProcess] = []
+    yield started
+    for process in started:
+        process.close()
+
+
+@pytest.fixture(autouse=True)
+def servers_restored() -> Iterator[None]:
+    """Whatever a test did, every server runs again after it (and it fails if one did not)."""
+    yield
+    down = stopped_services()
+    for name in down:
+        services("start", name)
+    assert not down, f"the test left {down} stopped"
+
+
+def log_path(request: pytest.FixtureRequest, name: str) -> object:
+    return ARTIFACTS / f"{_safe(request.node.name)}.{name}.log"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
