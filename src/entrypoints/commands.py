@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,8 @@ def _progress(done: int, total: int, started: float) -> None:
 
 
 def _cache(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    if settings["cache_backend"] == "memory":
+        return _cache_over_http(args, settings)
     container = build_container(settings)
     admin = container.cache_admin()
     try:
@@ -183,4 +187,29 @@ def _cache(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         raise StartupError(str(exc)) from None
     finally:
         container.shutdown_resources()
+    return 0
+
+
+def _cache_over_http(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    """The memory cache lives inside the running service: ask it through its admin API."""
+    if not settings["admin_token"]:
+        raise StartupError(
+            "the memory cache lives in the running service; set ORDER_SERVICE_ADMIN_TOKEN "
+            "(the same as the service's) to reset or warm it through its admin endpoints"
+        )
+    host = settings["http_host"]
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - not a bind
+    url = f"http://{host}:{settings['http_port']}/admin/cache/{args.cache_command}"
+    if args.cache_command == "warm" and args.limit is not None:
+        url += f"?limit={args.limit}"
+    request = urllib.request.Request(  # noqa: S310 - our own service's URL
+        url, method="POST", headers={"Authorization": f"Bearer {settings['admin_token']}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310
+            print(f"cache (memory, {url}): {answer.read().decode()}")
+    except urllib.error.HTTPError as exc:
+        raise StartupError(f"{url} answered {exc.code}: {exc.read().decode()}") from None
+    except OSError as exc:
+        raise StartupError(f"cannot reach the service at {url}: {exc}") from None
     return 0

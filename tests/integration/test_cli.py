@@ -137,3 +137,65 @@ def test_an_unreachable_database_is_one_clear_line() -> None:
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("order-service: cannot reach PostgreSQL")
+
+
+def test_cache_commands_reach_the_memory_cache_through_the_admin_api(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "ORDER_SERVICE_ADMIN_TOKEN": "t0ken", "ORDER_SERVICE_WARM_UP_ORDERS": "0"}
+    subprocess.run(
+        [*CLI, "publish", "--file", str(SAMPLE_PATH)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen([*CLI, "serve"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{env['ORDER_SERVICE_HTTP_PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if get(base + "/order?id=b563feb7b2b84b6test")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        reset = subprocess.run(
+            [*CLI, "cache", "reset"], env=env, capture_output=True, timeout=60, check=True
+        )
+        assert b'{"reset":true}' in reset.stdout
+        warm = subprocess.run(
+            [*CLI, "cache", "warm", "--limit", "5"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        assert b'{"loaded":1}' in warm.stdout
+        no_token = {**env, "ORDER_SERVICE_ADMIN_TOKEN": "wrong"}
+        refused = subprocess.run(
+            [*CLI, "cache", "reset"], env=no_token, capture_output=True, timeout=60, check=False
+        )
+        assert refused.returncode == 1
+        assert b"answered 401" in refused.stderr
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_cache_commands_on_a_shared_cache(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "ORDER_SERVICE_CACHE_BACKEND": "redis"}
+    warm = subprocess.run(
+        [*CLI, "cache", "warm", "--limit", "3"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert warm.stdout.decode().strip() == "cache (redis) warmed with 0 orders"
+    reset = subprocess.run(
+        [*CLI, "cache", "reset"], env=env, capture_output=True, timeout=60, check=True
+    )
+    assert reset.stdout.decode().strip() == "cache (redis) reset"
