@@ -18,11 +18,20 @@
 #
 # Environment:
 #   ORDER_SERVICES_DIR   state dir (data, logs, pid files); default <repo>/.services
-#   KAFKA_VERSION        default 4.1.1 (jars cached in <repo>/.cache/kafka/<version>/libs)
-#   KAFKA_LOG4J_VERSION  log4j2 binding version; default 2.24.3 for 4.1.x, 2.25.3 otherwise
+#   ORDER_KAFKA_VERSION  default 4.1.1 (4.2.0 works too); jars resolved by Maven once into
+#                        <repo>/.cache/kafka/<version>/libs
+#   ORDER_KAFKA_LOG4J_VERSION  log4j2 binding; default 2.24.3 for 4.1.x, 2.25.3 otherwise
 #   SERVICES_LOCK_TIMEOUT  seconds to wait for another running services.sh (default 900)
 #   ORDER_PG_PORT ORDER_MEMCACHED_PORT ORDER_REDIS_PORT ORDER_KAFKA_PORT
 #   ORDER_KAFKA_CONTROLLER_PORT  port overrides (only for running a second set)
+#
+# Logs (under the state dir): postgres/postgres.log, memcached/memcached.log,
+# redis/redis.log, kafka/logs/server.log (+ kafka.out: JVM stdout/stderr). When the
+# "postgres" user cannot reach the state dir (e.g. a clone under /root), PostgreSQL's data,
+# socket and log go to /var/lib/postgresql/order-service/<hash of state dir>/ instead.
+# A port already served by a process this script did not start: Debian's own daemon is
+# stopped; any other server is used as is if it answers (with a warning), and then
+# stop/restart of that service exit non-zero, since they cannot break it.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,12 +56,12 @@ REDIS_TIMEOUT=20
 KAFKA_TIMEOUT=120
 KAFKA_STOP_TIMEOUT=30
 
-KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+KAFKA_VERSION=${ORDER_KAFKA_VERSION:-4.1.1}
 case $KAFKA_VERSION in
   4.1.*) _default_log4j=2.24.3 ;;
   *) _default_log4j=2.25.3 ;;
 esac
-KAFKA_LOG4J_VERSION=${KAFKA_LOG4J_VERSION:-$_default_log4j}
+KAFKA_LOG4J_VERSION=${ORDER_KAFKA_LOG4J_VERSION:-$_default_log4j}
 KAFKA_LIBS=$REPO_DIR/.cache/kafka/$KAFKA_VERSION/libs
 KAFKA_LIBS_MARKER=$KAFKA_LIBS/.complete
 
@@ -142,6 +151,7 @@ spawn_daemon() {
   local pidfile=$1 logfile=$2
   shift 2
   rm -f "$pidfile"
+  # shellcheck disable=SC2016 # expanded by the inner bash
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$@" \
     </dev/null >>"$logfile" 2>&1 9>&- &
   local i
@@ -270,7 +280,7 @@ missing_packages() {
 java_ok() {
   command -v java >/dev/null 2>&1 || return 1
   local v
-  v=$(java -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+  v=$(java -version 2>&1 | awk -F'"' '/version/ && v == "" {v = $2} END {print v}')
   [[ ${v%%.*} =~ ^[0-9]+$ ]] && ((${v%%.*} >= 17))
 }
 
@@ -298,7 +308,7 @@ install_services() {
 pg_bindir_newest() {
   local d
   for d in /usr/lib/postgresql/*/bin; do
-    [[ -x $d/postgres && -x $d/initdb && -x $d/pg_ctl ]] && printf '%s\n' "$d"
+    if [[ -x $d/postgres && -x $d/initdb && -x $d/pg_ctl ]]; then printf '%s\n' "$d"; fi
   done | sort -t/ -k5,5n | tail -n1
 }
 
@@ -683,14 +693,17 @@ kafka_resolve_libs() {
     [[ -f $tmp/$jar ]] || { rm -rf "$tmp"; die "resolved jars incomplete: $jar missing"; }
   done
   # Every org.apache.kafka artifact must be at one version.
-  local odd
-  odd=$(cd "$tmp" && ls kafka-*.jar kafka_*.jar | grep -v -- "-$KAFKA_VERSION\.jar$" || true)
-  [[ -z $odd ]] || { rm -rf "$tmp"; die "mixed Kafka versions resolved: $odd"; }
+  local odd="" n=0
+  for jar in "$tmp"/kafka-*.jar "$tmp"/kafka_*.jar; do
+    [[ -e $jar && $jar != *"-$KAFKA_VERSION.jar" ]] && odd+=" ${jar##*/}"
+  done
+  [[ -z $odd ]] || { rm -rf "$tmp"; die "mixed Kafka versions resolved:$odd"; }
+  for jar in "$tmp"/*.jar; do n=$((n + 1)); done
   rm -rf "$KAFKA_LIBS"
   mv "$tmp" "$KAFKA_LIBS"
   printf 'kafka=%s log4j=%s jars=%s resolved=%s\n' "$KAFKA_VERSION" "$KAFKA_LOG4J_VERSION" \
-    "$(ls "$KAFKA_LIBS" | wc -l)" "$(date -u +%FT%TZ)" >"$KAFKA_LIBS_MARKER"
-  log "Kafka jars ready ($(ls "$KAFKA_LIBS"/*.jar | wc -l) jars, $((SECONDS - start))s)"
+    "$n" "$(date -u +%FT%TZ)" >"$KAFKA_LIBS_MARKER"
+  log "Kafka jars ready ($n jars, $((SECONDS - start))s)"
 }
 
 kafka_running() {
@@ -754,12 +767,13 @@ kafka_started_logged() {
   [[ -s $K_OFFSET ]] && off=$(<"$K_OFFSET")
   size=$(stat -c %s "$K_SERVER_LOG")
   ((size < off)) && return 0 # rolled over since start: it has been running a while
-  tail -c +"$((off + 1))" "$K_SERVER_LOG" | grep -q 'Kafka Server started'
+  # grep -c reads all input: grep -q would SIGPIPE tail, which pipefail turns into 141.
+  tail -c +"$((off + 1))" "$K_SERVER_LOG" | grep -c 'Kafka Server started' >/dev/null
 }
 
 kafka_ready_check() {
   kafka_running || return 2
-  port_accepts "$KAFKA_PORT" && kafka_started_logged
+  { port_accepts "$KAFKA_PORT" && kafka_started_logged; } || return 1
 }
 
 kafka_foreign_ok() { port_accepts "$KAFKA_PORT"; }
@@ -812,7 +826,7 @@ chromium_status() {
 
 # ----------------------------------------------------------------------------- dispatch
 
-status_line() { printf '%-10s %-8s %-16s %s\n' "$1" "$2" "$3" "${4:-}"; }
+status_line() { printf '%-10s %-9s %-16s %s\n' "$1" "$2" "$3" "${4:-}"; }
 
 foreign_note() {
   port_listening "$1" && printf 'port %s is in use by another process' "$1"

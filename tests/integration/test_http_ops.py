@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
+from entrypoints.order_generator import messages
 from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import publish, wait_for
 
@@ -90,3 +91,18 @@ def test_admin_endpoints_need_the_token(
     assert client.post("/admin/cache/warm?limit=10", headers=auth).json() == {"loaded": 1}
     assert container.cache().get("b563feb7b2b84b6test") is not None
     assert client.post("/admin/cache/warm?limit=ten", headers=auth).status_code == 400
+
+
+def test_start_warms_the_cache_with_the_most_recent_orders(clean_database: str, topic: str) -> None:
+    batch = [(k, v) for k, v, _ in messages(25, seed=3)]
+    first = build_container(service_settings(clean_database, topic))
+    with TestClient(create_app(first, run_consumer=True)):
+        publish(topic, batch)
+        wait_for(lambda: first.repository().count() == 25, what="25 orders saved")
+    container = build_container(
+        service_settings(clean_database, topic, warm_up_orders=10, cache_backend="memory")
+    )
+    with TestClient(create_app(container)):
+        cache = container.cache()
+        cached = [k for k, _ in batch if k is not None and cache.get(k.decode()) is not None]
+    assert len(cached) == 10
