@@ -74,6 +74,8 @@ def served(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         output = (tmp_path / "serve.log").read_text()
         assert "consumer closed" in output
         assert "Application shutdown complete" in output
+        assert cli_env["ORDER_SERVICE_DATABASE_URL"] not in output  # no secrets in logs
+        assert "password" not in output
 
 
 def test_serve_then_publish_the_sample_file_then_get_it(

@@ -1,0 +1,39 @@
+"""Logs are one event a line; JSON when configured, with the structured fields."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import orjson
+
+from entrypoints.logs import JsonFormatter, TextFormatter
+
+
+def emit(formatter: logging.Formatter, **extra: object) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(f"test-{id(formatter)}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.warning("dead-lettered message\nsecond line", extra=extra)
+    return stream.getvalue()
+
+
+def test_json_lines_carry_the_event_fields() -> None:
+    line = emit(JsonFormatter(), order_uid="b563feb7b2b84b6test", partition=2, offset=41)
+    assert line.count("\n") == 1  # one event, one line, even with a newline in the message
+    event = orjson.loads(line)
+    assert event["message"] == "dead-lettered message\nsecond line"
+    assert event["level"] == "WARNING"
+    assert (event["order_uid"], event["partition"], event["offset"]) == (
+        "b563feb7b2b84b6test",
+        2,
+        41,
+    )
+
+
+def test_text_lines_append_the_fields() -> None:
+    line = emit(TextFormatter("%(levelname)s %(message)s"), partition=1, offset=7)
+    assert line.rstrip().endswith("partition=1 offset=7")
