@@ -13,13 +13,14 @@ from pymemcache.client.base import PooledClient
 from pymemcache.client.rendezvous import RendezvousHash
 from pymemcache.exceptions import MemcacheError
 
+from adapters.cache_limits import (
+    DEFAULT_KEY_PREFIX,
+    DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_TIMEOUT,
+    check_ttl,
+)
 from order_core.errors import CacheUnavailable
 
-DEFAULT_KEY_PREFIX = "order:"
-DEFAULT_TIMEOUT = 0.5
-# memcached's default item size limit (-I) is 1 MiB for header, key and value together;
-# a value of 1,000,000 bytes leaves more than 48 KiB for the rest.
-DEFAULT_MAX_VALUE_BYTES = 1_000_000
 # memcached reads an expiry above 30 days as a Unix time rather than as seconds from now.
 _MAX_RELATIVE_EXPIRY = 30 * 24 * 3600
 # Keys per request: the replies of a pipelined batch must fit in the socket buffers.
@@ -65,7 +66,7 @@ class MemcachedOrderCache:
             raise ValueError("at least one memcached server is needed")
         if max_value_bytes < 1:
             raise ValueError("max_value_bytes must be positive")
-        _check_ttl(default_ttl)
+        check_ttl(default_ttl)
         self.key_prefix = key_prefix
         self.default_ttl = default_ttl
         self.max_value_bytes = max_value_bytes
@@ -168,7 +169,7 @@ class MemcachedOrderCache:
         return self._clients[self._server(full_key)]
 
     def _expire(self, ttl: float | None) -> int:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         ttl = self.default_ttl if ttl is None else ttl
         if ttl is None:
             return 0  # never
@@ -204,8 +205,3 @@ def _parse_server(spec: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ValueError(f"a memcached server is 'host:port', not {spec!r}")
     return host, int(port)
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and not 0 < ttl < math.inf:
-        raise ValueError(f"ttl must be a positive, finite number of seconds or None, not {ttl!r}")

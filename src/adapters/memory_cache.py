@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
+from adapters.cache_limits import DEFAULT_MAX_VALUE_BYTES, check_ttl
 from order_core.errors import CacheUnavailable
 from order_core.order_id import MAX_ORDER_UID_LENGTH
 
@@ -22,7 +23,6 @@ from order_core.order_id import MAX_ORDER_UID_LENGTH
 ENTRY_OVERHEAD_BYTES = 64
 DEFAULT_MAX_ENTRIES = 100_000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-DEFAULT_MAX_VALUE_BYTES = 1_000_000
 
 
 class _Entry(NamedTuple):
@@ -63,7 +63,7 @@ class InMemoryOrderCache:
             raise ValueError(f"max_bytes must exceed {ENTRY_OVERHEAD_BYTES + MAX_ORDER_UID_LENGTH}")
         if max_value_bytes < 1:
             raise ValueError("max_value_bytes must be positive")
-        _check_ttl(default_ttl)
+        check_ttl(default_ttl)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.max_value_bytes = min(max_value_bytes, largest_value)
@@ -97,7 +97,7 @@ class InMemoryOrderCache:
 
     def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
         self._check_available()
-        _check_ttl(ttl)
+        check_ttl(ttl)
         with self._lock:
             expires_at = self._expires_at(ttl)
             for key, value in entries.items():
@@ -106,7 +106,7 @@ class InMemoryOrderCache:
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> None:
         self._check_available()
-        _check_ttl(ttl)
+        check_ttl(ttl)
         with self._lock:
             now = self._clock()
             entry = self._entries.get(key)
@@ -158,8 +158,3 @@ class InMemoryOrderCache:
 
 def _entry_size(key: str, value: bytes) -> int:
     return len(key) + len(value) + ENTRY_OVERHEAD_BYTES
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and not 0 < ttl < math.inf:
-        raise ValueError(f"ttl must be a positive, finite number of seconds or None, not {ttl!r}")

@@ -10,12 +10,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from adapters.cache_limits import (
+    DEFAULT_KEY_PREFIX,
+    DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_TIMEOUT,
+    check_ttl,
+)
 from order_core.errors import CacheUnavailable
 
-DEFAULT_KEY_PREFIX = "order:"
-DEFAULT_TIMEOUT = 0.5
-# Redis takes values up to 512 MB; the same limit as Memcached keeps the backends alike.
-DEFAULT_MAX_VALUE_BYTES = 1_000_000
 # Keys per DEL/UNLINK, and the COUNT hint of SCAN: bounded work per round trip.
 _BATCH = 500
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
@@ -49,7 +51,7 @@ class RedisOrderCache:
             raise ValueError("key_prefix must not be empty: clear() deletes what it matches")
         if max_value_bytes < 1:
             raise ValueError("max_value_bytes must be positive")
-        _check_ttl(default_ttl)
+        check_ttl(default_ttl)
         self.key_prefix = key_prefix
         self.default_ttl = default_ttl
         self.max_value_bytes = max_value_bytes
@@ -104,7 +106,7 @@ class RedisOrderCache:
         self._client.close()
 
     def _px(self, ttl: float | None) -> int | None:
-        _check_ttl(ttl)
+        check_ttl(ttl)
         ttl = self.default_ttl if ttl is None else ttl
         if ttl is None:
             return None  # never
@@ -118,8 +120,3 @@ def _failures_raise(command: str) -> Iterator[None]:
         yield
     except (redis.RedisError, OSError) as exc:
         raise CacheUnavailable(f"redis {command} failed: {exc!r}") from exc
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and not 0 < ttl < math.inf:
-        raise ValueError(f"ttl must be a positive, finite number of seconds or None, not {ttl!r}")

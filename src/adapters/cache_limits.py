@@ -1,0 +1,17 @@
+"""Defaults and checks that every cache adapter shares, so the backends behave alike."""
+
+from __future__ import annotations
+
+import math
+
+DEFAULT_KEY_PREFIX = "order:"
+DEFAULT_TIMEOUT = 0.5
+# memcached's default item size limit (-I) is 1 MiB for header, key and value together; a
+# value of 1,000,000 bytes leaves room for the rest. The other backends use the same limit.
+DEFAULT_MAX_VALUE_BYTES = 1_000_000
+
+
+def check_ttl(ttl: float | None) -> None:
+    """Refuse a ttl no backend can honour (zero, negative, NaN, infinite)."""
+    if ttl is not None and not 0 < ttl < math.inf:
+        raise ValueError(f"ttl must be a positive, finite number of seconds or None, not {ttl!r}")
