@@ -44,16 +44,23 @@ class CacheThenRepository:
 
     def get_document(self, order_uid: str) -> bytes | None:
         """The order's JSON document, or None when no such order exists."""
+        cached = self.peek(order_uid)
+        if cached is not None:
+            return None if cached == ABSENT else cached
+        self._telemetry.count("cache_misses")
+        return self._flight.run(order_uid, lambda: self._read_through(order_uid))
+
+    def peek(self, order_uid: str) -> bytes | None:
+        """Only the cache's answer: a document, ABSENT (known unknown), or None on a miss.
+
+        With an in-process cache this never blocks, so an async caller can answer hits
+        without handing the request to a thread.
+        """
         check_order_uid(order_uid)
         cached = self._cached(order_uid)
         if cached is not None:
-            if cached == ABSENT:
-                self._telemetry.count("cache_negative_hits")
-                return None
-            self._telemetry.count("cache_hits")
-            return cached
-        self._telemetry.count("cache_misses")
-        return self._flight.run(order_uid, lambda: self._read_through(order_uid))
+            self._telemetry.count("cache_hits" if cached != ABSENT else "cache_negative_hits")
+        return cached
 
     def get(self, order_uid: str) -> Order | None:
         """The order itself, for library users who want objects rather than JSON."""

@@ -36,6 +36,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> Starlette
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.container = container
         app.state.consumer_thread = None
+        app.state.local_cache = container.config.cache_backend() == "memory"
         warm_up = WarmUp(container)
         warm_up.start(container.config.warm_up_orders(), container.config.warm_up_timeout())
         if run_consumer:
