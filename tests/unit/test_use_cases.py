@@ -251,3 +251,16 @@ def test_an_order_the_store_refuses_is_rejected_alone() -> None:
     assert result.inserted == {"order1", "order3"}
     assert [r.index for r in result.rejected] == [1]
     assert "refused by the store" in result.rejected[0].reason
+
+
+def test_peek_answers_from_the_cache_alone(sample_bytes: bytes) -> None:
+    service = Service()
+    assert service.lookup.peek("b563feb7b2b84b6test") is None  # a miss: nothing read
+    assert service.repository.reads == 0
+    assert service.lookup.get_document("b563feb7b2b84b6test") is None
+    assert service.lookup.peek("b563feb7b2b84b6test") == ABSENT
+    service.ingest([sample_bytes])
+    assert service.lookup.peek("b563feb7b2b84b6test") == encode_order(
+        Order.from_dict(orjson.loads(sample_bytes))
+    )
+    assert service.repository.reads == 1
