@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 
+from confluent_kafka import KafkaException
+
 from adapters.kafka.batch_consumer import OrderConsumer
 from adapters.kafka.topics import ensure_topics
 from entrypoints.container import Container
@@ -14,11 +16,12 @@ from order_core import CacheUnavailable, RepositoryUnavailable
 log = logging.getLogger(__name__)
 
 
-def prepare_topics(container: Container) -> None:
+def prepare_topics(container: Container, timeout: float = 10.0) -> None:
     config = container.config
     ensure_topics(
         config.kafka_bootstrap(),
         {config.kafka_topic(): config.kafka_partitions(), config.kafka_dlq_topic(): 1},
+        timeout=timeout,
     )
 
 
@@ -29,10 +32,10 @@ class ConsumerThread:
         self._container = container
         self.consumer: OrderConsumer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.failed: BaseException | None = None
 
     def start(self) -> None:
-        prepare_topics(self._container)
         self.consumer = self._container.consumer()
         self._thread = threading.Thread(target=self._run, name="order-consumer", daemon=True)
         self._thread.start()
@@ -40,7 +43,16 @@ class ConsumerThread:
     def _run(self) -> None:
         assert self.consumer is not None
         try:
-            self.consumer.run()
+            # Kafka may be down at start: HTTP serves meanwhile, and consuming starts later.
+            while not self._stopping.is_set():
+                try:
+                    prepare_topics(self._container)
+                    break
+                except KafkaException as exc:
+                    log.warning("Kafka not reachable yet, retrying: %s", exc)
+                    self._stopping.wait(2.0)
+            if not self._stopping.is_set():
+                self.consumer.run()
         except BaseException as exc:
             self.failed = exc
             log.exception("consumer stopped on an error")
@@ -50,6 +62,7 @@ class ConsumerThread:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
         if self.consumer is not None:
             self.consumer.stop()
         if self._thread is not None:

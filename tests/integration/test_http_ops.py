@@ -106,3 +106,14 @@ def test_start_warms_the_cache_with_the_most_recent_orders(clean_database: str, 
         cache = container.cache()
         cached = [k for k, _ in batch if k is not None and cache.get(k.decode()) is not None]
     assert len(cached) == 10
+
+
+def test_http_serves_while_kafka_is_unreachable(clean_database: str, topic: str) -> None:
+    container = build_container(
+        service_settings(clean_database, topic, kafka_bootstrap="127.0.0.1:1")
+    )
+    with TestClient(create_app(container, run_consumer=True)) as client:
+        assert client.get("/healthz").status_code == 200
+        answer = client.get("/order?id=not-there")
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
