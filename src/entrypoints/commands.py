@@ -71,6 +71,9 @@ def _migrate(settings: dict[str, Any]) -> None:
 def _serve(
     settings: dict[str, Any], overrides: dict[str, str | None], *, run_consumer: bool
 ) -> int:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that re-raise end the
+    # process with status 0, as a finished shutdown should.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     workers = settings["http_workers"]
     common: dict[str, Any] = {
         "host": settings["http_host"],

@@ -8,13 +8,15 @@ stops are started again in a ``finally``, and ``servers_restored`` checks after 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
 from tests.faults.harness import (
     ARTIFACTS,
+    Figures,
     ServiceProcess,
+    Spawn,
     services,
     stopped_services,
 )
@@ -38,23 +40,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
-class Figures:
-    """A test's figures: printed in one line and written to test-artifacts/faults/<test>.txt."""
-
-    def __init__(self, test: str) -> None:
-        self.test = test
-        self.values: dict[str, object] = {}
-
-    def record(self, **values: object) -> None:
-        self.values.update(values)
-
-    def line(self) -> str:
-        def shown(value: object) -> str:
-            return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-        return f"{self.test}: " + " ".join(f"{k}={shown(v)}" for k, v in self.values.items())
-
-
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
     recorded = Figures(request.node.name)
@@ -68,10 +53,17 @@ def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
 
 
 @pytest.fixture
-def processes(request: pytest.FixtureRequest) -> Iterator[list[ServiceProcess]]:
-    """Service processes the test starts (append them); any left running are killed."""
+def spawn(request: pytest.FixtureRequest) -> Iterator[Spawn]:
+    """Starts ``order-service COMMAND`` (env, name for its log); kills what is left at the end."""
     started: list[ServiceProcess] = []
-    yield started
+
+    def start(command: str, env: Mapping[str, str], name: str) -> ServiceProcess:
+        log = ARTIFACTS / f"{_safe(request.node.name)}.{name}.log"
+        process = ServiceProcess(command, env, log)
+        started.append(process)
+        return process
+
+    yield start
     for process in started:
         process.close()
 
@@ -84,10 +76,6 @@ def servers_restored() -> Iterator[None]:
     for name in down:
         services("start", name)
     assert not down, f"the test left {down} stopped"
-
-
-def log_path(request: pytest.FixtureRequest, name: str) -> object:
-    return ARTIFACTS / f"{_safe(request.node.name)}.{name}.log"
 
 
 def _safe(name: str) -> str:

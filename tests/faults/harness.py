@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -46,6 +47,8 @@ ARTIFACTS = REPO / "test-artifacts" / "faults"
 CORE_SERVICES = ("postgres", "memcached", "redis", "kafka")
 
 Headers = list[tuple[str, str | bytes | None]]
+# The test's own clients stay quiet while the broker is away on purpose.
+QUIET = {"bootstrap.servers": KAFKA, "log_level": 0}
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -54,7 +57,11 @@ Headers = list[tuple[str, str | bytes | None]]
 def services(action: str, name: str) -> None:
     """Run ``scripts/services.sh ACTION NAME``; fail the test with its output if it fails."""
     result = subprocess.run(
-        [str(SERVICES_SH), action, name], capture_output=True, text=True, timeout=300
+        [str(SERVICES_SH), action, name],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if result.returncode != 0:
         raise AssertionError(
@@ -66,7 +73,11 @@ def services(action: str, name: str) -> None:
 def stopped_services() -> list[str]:
     """The core servers that are not running now."""
     result = subprocess.run(
-        [str(SERVICES_SH), "status", *CORE_SERVICES], capture_output=True, text=True, timeout=60
+        [str(SERVICES_SH), "status", *CORE_SERVICES],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     running = {
         line.split()[0] for line in result.stdout.splitlines() if line.split()[1:2] == ["running"]
@@ -93,7 +104,8 @@ class Outage:
 
     @property
     def seconds(self) -> float:
-        assert self.stopped_at is not None and self.started_at is not None
+        assert self.stopped_at is not None
+        assert self.started_at is not None
         return self.started_at - self.stopped_at
 
 
@@ -162,9 +174,21 @@ class Workload:
     def invalid_count(self) -> int:
         return sum(1 for _, value in self.pairs if value not in self.valid_values)
 
-    def chunks(self, size: int) -> Iterator[tuple[list[tuple[bytes | None, bytes]], list[Headers]]]:
-        for start in range(0, len(self.pairs), size):
-            yield self.pairs[start : start + size], self.headers[start : start + size]
+    def chunks(
+        self, size: int, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[list[tuple[bytes | None, bytes]], list[Headers]]]:
+        stop = len(self.pairs) if stop is None else stop
+        for first in range(start, stop, size):
+            last = min(first + size, stop)
+            yield self.pairs[first:last], self.headers[first:last]
+
+    def valid_uids_in(self, start: int, stop: int) -> list[str]:
+        """The order_uids of the valid messages among pairs[start:stop], first copies only."""
+        seen: dict[str, None] = {}
+        for _, value in self.pairs[start:stop]:
+            if (uid := self.valid_values.get(value)) is not None:
+                seen.setdefault(uid)
+        return list(seen)
 
 
 def publish(
@@ -172,21 +196,21 @@ def publish(
     workload: Workload,
     rate: float = 0.0,
     chunk: int = 500,
-    publisher: KafkaPublisher | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> float:
-    """Publish the whole workload (at ``rate`` messages/s if given); return the seconds taken."""
-    own = publisher is None
-    publisher = publisher or KafkaPublisher(KAFKA)
+    """Publish the workload, or pairs[start:stop] of it (at ``rate`` messages/s if given);
+    return the seconds it took."""
+    publisher = KafkaPublisher(KAFKA, extra_config={"log_level": 0})
     started = time.monotonic()
     sent = 0
     try:
-        for pairs, headers in workload.chunks(chunk):
+        for pairs, headers in workload.chunks(chunk, start, stop):
             sent += publisher.publish(topic, pairs, headers=headers)
             if rate:
                 time.sleep(max(0.0, started + sent / rate - time.monotonic()))
     finally:
-        if own:
-            publisher.close()
+        publisher.close()
     return time.monotonic() - started
 
 
@@ -237,7 +261,7 @@ def read_topic(topic: str, partitions: int, timeout: float = 60.0) -> dict[tuple
     """Every record of a topic, by (partition, offset)."""
     reader = Consumer(
         {
-            "bootstrap.servers": KAFKA,
+            **QUIET,
             "group.id": f"fault-reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
         }
@@ -276,8 +300,8 @@ class KafkaProbe:
     def __init__(self, topic: str, group: str, partitions: int) -> None:
         self.topic, self.group, self.partitions = topic, group, partitions
         # Never subscribes, so it never joins the group it reads the commits of.
-        self._client = Consumer({"bootstrap.servers": KAFKA, "group.id": group})
-        self._admin = AdminClient({"bootstrap.servers": KAFKA})
+        self._client = Consumer({**QUIET, "group.id": group})
+        self._admin = AdminClient(QUIET)
 
     def end_offsets(self) -> dict[int, int]:
         return {
@@ -363,6 +387,7 @@ class BackendKiller:
 
     def __init__(self, database_url: str, every: tuple[float, float] = (0.1, 0.4)) -> None:
         self.killed = 0
+        self.killed_busy = 0  # of which were running a statement or inside a transaction
         self.rounds = 0
         self._url = database_url
         self._every = every
@@ -371,22 +396,54 @@ class BackendKiller:
         self._thread.start()
 
     def _run(self) -> None:
-        import random  # noqa: PLC0415 - only the killer needs jitter
-
         rng = random.Random(7)
         with psycopg.connect(self._url, autocommit=True) as conn:
             while not self._stop.wait(rng.uniform(*self._every)):
-                row = conn.execute(
-                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
-                    " FROM pg_stat_activity WHERE application_name = 'order-service'"
+                # The filter first, in a subquery, and the kill in the outer select list:
+                # SQL does not promise the order in which one WHERE clause is evaluated.
+                rows = conn.execute(
+                    "SELECT state, pg_terminate_backend(pid) FROM ("
+                    " SELECT pid, state FROM pg_stat_activity"
+                    " WHERE application_name = 'order-service'"
                     " AND datname = current_database() AND pid <> pg_backend_pid()"
-                ).fetchone()
-                self.killed += int(row[0]) if row else 0
+                    " OFFSET 0) AS service"  # OFFSET 0: never flattened into the outer query
+                ).fetchall()
+                self.killed += sum(1 for _, killed in rows if killed)
+                self.killed_busy += sum(1 for state, killed in rows if killed and state != "idle")
                 self.rounds += 1
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a hung cache server."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # closed
+            self._open.append(conn)  # read nothing, answer nothing
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self._open:
+            conn.close()
+
+    def __enter__(self) -> SilentServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # -- service processes ------------------------------------------------------------------------
@@ -439,7 +496,7 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def signal(self, signum: int) -> None:
+    def send(self, signum: int) -> None:
         self.proc.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
@@ -451,7 +508,7 @@ class ServiceProcess:
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> tuple[int, float]:
         """Send ``signum`` and wait: (exit code, seconds to exit)."""
         started = time.monotonic()
-        self.signal(signum)
+        self.send(signum)
         code = self.wait(timeout)
         return code, time.monotonic() - started
 
@@ -467,6 +524,26 @@ class ServiceProcess:
     def close(self) -> None:
         self.kill()
         self._log.close()
+
+
+class Figures:
+    """A test's figures: printed in one line and written to test-artifacts/faults/<test>.txt."""
+
+    def __init__(self, test: str) -> None:
+        self.test = test
+        self.values: dict[str, object] = {}
+
+    def record(self, **values: object) -> None:
+        self.values.update(values)
+
+    def line(self) -> str:
+        def shown(value: object) -> str:
+            return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+        return f"{self.test}: " + " ".join(f"{k}={shown(v)}" for k, v in self.values.items())
+
+
+Spawn = Callable[[str, Mapping[str, str], str], ServiceProcess]
 
 
 def wait_until(

@@ -6,7 +6,9 @@ The order of events for every batch is fixed:
 3. only then are the batch's offsets committed.
 If step 1 or 2 fails, nothing is committed: partitions are paused, the consumer keeps
 polling (so it stays in the group) and retries the same batch with capped exponential
-backoff; it never moves on past messages it has not saved.
+backoff; it never moves on past messages it has not saved. If step 3 fails because the
+group took the partitions away (a broker restart can end the membership), the saved offsets
+are kept aside and a partition that comes back resumes after them, not at the old commit.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class OrderConsumer:
         self._waiting = False
         self._revoked: set[tuple[str, int]] = set()
         self._uncommitted: dict[tuple[str, int], int] = {}
+        # Saved, but the partition was taken away before the commit went through (our
+        # membership lapsed, e.g. over a broker restart): resumed from here if it comes back.
+        self._saved_not_committed: dict[tuple[str, int], int] = {}
         self.assigned: set[tuple[str, int]] = set()
         config: dict[str, object] = {
             "bootstrap.servers": settings.bootstrap_servers,
@@ -254,19 +259,10 @@ class OrderConsumer:
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.code() in (
-                KafkaError.ILLEGAL_GENERATION,
-                KafkaError.UNKNOWN_MEMBER_ID,
-                KafkaError.REBALANCE_IN_PROGRESS,
-                KafkaError._NO_OFFSET,
-            ):
-                log.info(
-                    "commit skipped (%s): the new owner re-reads, storage is idempotent", error
-                )
-                self._uncommitted.clear()
-            else:
-                log.warning("commit failed, will retry: %s", error)
+            # Kept for the next try. If our membership lapsed (ILLEGAL_GENERATION,
+            # UNKNOWN_MEMBER_ID) the partitions are revoked or lost next, and those
+            # callbacks set the offsets aside; a rebalance in progress ends by itself.
+            log.warning("commit failed, will retry: %s", exc.args[0])
             return
         self.stats.commits += 1
         self._uncommitted.clear()
@@ -276,9 +272,44 @@ class OrderConsumer:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned.update(_key(tp) for tp in partitions)
         log.info("assigned %s", sorted(_key(tp) for tp in partitions))
-        if self._waiting and partitions:
-            consumer.incremental_assign(partitions)
+        if not partitions:
+            return
+        partitions = self._resume_saved(consumer, partitions)
+        consumer.incremental_assign(partitions)
+        if self._waiting:
             consumer.pause(partitions)
+
+    def _resume_saved(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> list[TopicPartition]:
+        """Start a returning partition after what we saved but could not commit, and commit
+        it: otherwise the saved batches are read (and dead-lettered) a second time."""
+        mine = {
+            _key(tp): self._saved_not_committed.pop(_key(tp))
+            for tp in partitions
+            if _key(tp) in self._saved_not_committed
+        }
+        if not mine:
+            return partitions
+        try:
+            committed = {
+                _key(tp): tp.offset
+                for tp in consumer.committed([TopicPartition(*k) for k in mine], timeout=5)
+            }
+        except KafkaException as exc:
+            log.warning("cannot read committed offsets, re-reading from them: %s", exc)
+            return partitions
+        result = []
+        for tp in partitions:
+            key = _key(tp)
+            saved = mine.get(key, -1)
+            if saved > committed.get(key, -1):  # nobody went further meanwhile
+                result.append(TopicPartition(tp.topic, tp.partition, saved))
+                self._uncommitted[key] = saved
+                log.info("resuming %s[%d] at %d, saved before the rebalance", *key, saved)
+            else:
+                result.append(tp)
+        return result
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {_key(tp) for tp in partitions}
@@ -293,6 +324,7 @@ class OrderConsumer:
                 )
             except KafkaException as exc:
                 log.warning("commit on revoke failed: %s", exc)
+                self._set_aside(done)
         for key in revoked:
             self._uncommitted.pop(key, None)
         self._revoked.update(revoked)
@@ -301,10 +333,15 @@ class OrderConsumer:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = {_key(tp) for tp in partitions}
         log.warning("lost %s", sorted(lost))
+        self._set_aside({k: v for k, v in self._uncommitted.items() if k in lost})
         for key in lost:
             self._uncommitted.pop(key, None)
         self._revoked.update(lost)
         self.assigned.difference_update(lost)
+
+    def _set_aside(self, offsets: dict[tuple[str, int], int]) -> None:
+        for key, offset in offsets.items():
+            self._saved_not_committed[key] = max(self._saved_not_committed.get(key, -1), offset)
 
     def committed(self, timeout: float = 10.0) -> dict[tuple[str, int], int]:
         """The group's committed offsets for the partitions assigned now."""

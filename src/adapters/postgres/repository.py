@@ -65,7 +65,9 @@ class PostgresOrderRepository:
         if not orders:
             return set()
         try:
-            return self._run(lambda: self._save(orders), retry=False)
+            # Retried at once like reads: the insert is idempotent (ON CONFLICT DO NOTHING),
+            # and a pooled connection cut since its last use fails the first attempt.
+            return self._run(lambda: self._save(orders), retry=True)
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
             raise RejectedByRepository(str(exc).splitlines()[0]) from exc
 
@@ -194,15 +196,22 @@ class PostgresOrderRepository:
     def _run(self, work: Callable[[], T], *, retry: bool) -> T:
         """Run ``work``, turning connection failures into RepositoryUnavailable.
 
-        Reads are retried once: after a server restart the pool may hand out a connection
-        that is already dead (the pool discards it when it comes back broken).
+        Retried once when asked (reads, and saves, which are idempotent): after a server
+        restart the pool may hand out a connection that is already dead.
         """
         attempts = 2 if retry else 1
         for attempt in range(attempts):
             try:
                 return work()
-            except (psycopg.OperationalError, PoolTimeout) as exc:
+            except PoolTimeout as exc:
+                # No connection within the pool's timeout: the server is down, and waiting
+                # a second timeout would only double a failing request's latency.
+                raise RepositoryUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+            except psycopg.OperationalError as exc:
                 if attempt + 1 < attempts:
+                    # Connections are usually cut together (a restart, a failover, killed
+                    # sessions): drop every dead one in the pool before the second try.
+                    self._pool.check()
                     continue
                 raise RepositoryUnavailable(f"PostgreSQL unavailable: {exc}") from exc
         raise AssertionError("unreachable")
@@ -220,7 +229,10 @@ def open_pool(
         timeout=timeout,
         open=False,
         kwargs={"connect_timeout": 3, "application_name": "order-service"},
-        reconnect_timeout=0,  # keep trying for ever: the database may be down for long
+        # Drop a failed background connection attempt at once rather than retry it for
+        # minutes: each request asks for a new one, so the pool reconnects as soon as the
+        # server answers again (within one pool timeout).
+        reconnect_timeout=0,
     )
     pool.open(wait=False)
     return pool

@@ -1,0 +1,163 @@
+"""PostgreSQL goes away: the consumer commits nothing it has not saved, waits paused (still
+in the group), resumes by itself; the HTTP side serves cache hits and answers misses 503."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from adapters.kafka.batch_consumer import ConsumerSettings, OrderConsumer
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from tests.faults.harness import (
+    KAFKA,
+    BackendKiller,
+    CommitWatch,
+    Figures,
+    KafkaProbe,
+    Spawn,
+    Workload,
+    all_done,
+    audit,
+    new_topic,
+    outage,
+    publish,
+    saved_count,
+    saved_uids,
+    service_env,
+    wait_until,
+)
+from tests.integration.conftest import service_settings
+from tests.integration.kafka_helpers import running
+
+pytestmark = pytest.mark.faults
+
+# Shorter than the outage below: a consumer that stopped polling while it waited would be
+# dropped from the group (and come back under a new member id).
+MAX_POLL_INTERVAL_MS = 8_000
+OUTAGE_SECONDS = 11.0
+
+
+def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_503(
+    clean_database: str, figures: Figures, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.kafka.batch_consumer")
+    partitions = 4
+    topic = new_topic(partitions)
+    group = f"group-{topic}"
+    workload = Workload.generate(10_000, seed=202, invalid_ratio=0.05)
+    container = build_container(service_settings(clean_database, topic, cache_backend="memory"))
+    consumer = OrderConsumer(
+        ConsumerSettings(
+            bootstrap_servers=KAFKA,
+            topic=topic,
+            dead_letter_topic=f"{topic}.dlq",
+            group_id=group,
+            batch_size=200,
+            retry_initial=0.2,
+            retry_max=1.0,
+            session_timeout_ms=6_000,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        ),
+        container.save_then_cache(),
+        container.publisher(),
+    )
+    probe = KafkaProbe(topic, group, partitions)
+    with (
+        TestClient(create_app(container)) as client,
+        CommitWatch(topic, group, partitions) as commits,
+        running(consumer),
+    ):
+        publish(topic, workload, rate=2_500)
+        ends = probe.end_offsets()
+        wait_until(lambda: saved_count(clean_database) >= 3_000, 60, "3,000 orders saved")
+        cached = sorted(saved_uids(clean_database))[:20]
+        members_before = probe.members()
+
+        with outage("postgres") as pg:
+            wait_until(lambda: consumer.stats.waiting_since is not None, 30, "the consumer to wait")
+            committed_at_stop = probe.committed()
+            # Cache hits are served; a miss is a prompt 503 in the JSON error shape.
+            for uid in cached:
+                answer = client.get(f"/orders/{uid}")
+                assert answer.status_code == 200, (uid, answer.text)
+            asked = time.monotonic()
+            answer = client.get("/order", params={"id": "faultprobe0001"})
+            miss_seconds = time.monotonic() - asked
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["error"]["code"] == "unavailable"
+            assert answer.headers["retry-after"]
+            assert pg.stopped_at is not None
+            time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - pg.stopped_at)))
+            assert consumer.stats.waiting_since is not None, "it moved on while the db was down"
+            assert probe.committed() == committed_at_stop, "committed while nothing was saved"
+            pg.start()
+
+        recovered = wait_until(
+            lambda: consumer.stats.waiting_since is None, 60, "the consumer to resume"
+        )
+        members_after = probe.members()
+        wait_until(all_done(probe, ends), 120, "every offset committed")
+        # Only what happened while running: close() revokes everything, as it should.
+        evicted = [
+            r.getMessage() for r in caplog.records if r.getMessage().startswith(("lost", "revoked"))
+        ]
+    probe.close()
+
+    result = audit(clean_database, topic, group, partitions, workload, commits)
+    figures.record(
+        **result.figures(),
+        outage_s=pg.seconds,
+        recover_s=recovered,
+        retries=consumer.stats.retries,
+        http_miss_s=miss_seconds,
+    )
+    assert result.problems == []
+    assert consumer.stats.retries >= 3  # it kept retrying, with capped backoff, while down
+    assert miss_seconds < 10.0, "a miss must fail fast, not hang"
+    # Still the same member: it kept polling while paused and was never evicted.
+    assert members_before == members_after
+    assert len(members_after) == 1
+    assert evicted == []
+    assert recovered < 15.0
+
+
+def test_sessions_killed_mid_transaction_lose_and_double_nothing(
+    clean_database: str, spawn: Spawn, figures: Figures
+) -> None:
+    partitions = 4
+    topic = new_topic(partitions)
+    group = f"group-{topic}"
+    workload = Workload.generate(10_000, seed=303, invalid_ratio=0.05)
+    consumer = spawn("consume", service_env(clean_database, topic, batch_size=200), "consumer")
+    probe = KafkaProbe(topic, group, partitions)
+    killer = BackendKiller(clean_database, every=(0.1, 0.5))
+    try:
+        with CommitWatch(topic, group, partitions) as commits:
+            started = time.monotonic()
+            publish(topic, workload)
+            ends = probe.end_offsets()
+            wait_until(all_done(probe, ends), 150, "every offset committed", [consumer])
+            elapsed = time.monotonic() - started
+    finally:
+        killer.stop()
+        probe.close()
+    code, _ = consumer.stop(signal.SIGTERM)
+
+    result = audit(clean_database, topic, group, partitions, workload, commits)
+    retries = consumer.output().count("not saved, retrying")
+    figures.record(
+        **result.figures(),
+        sessions_killed=killer.killed,
+        killed_mid_transaction=killer.killed_busy,
+        batch_retries=retries,
+        seconds=elapsed,
+    )
+    assert result.problems == []
+    assert killer.killed >= 20, "the fault was not injected often enough to mean anything"
+    assert killer.killed_busy >= 5, "no session was cut in the middle of its work"
+    assert code == 0

@@ -1,0 +1,131 @@
+"""Graceful shutdown on SIGINT and SIGTERM: the batch in hand is finished, what was saved is
+committed, the group is left at once (another instance takes over well within the session
+timeout), the pools are closed, and the exit code is 0."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from adapters.kafka.batch_consumer import ConsumerSettings
+from tests.faults.harness import (
+    CommitWatch,
+    Figures,
+    KafkaProbe,
+    Spawn,
+    Workload,
+    all_done,
+    audit,
+    new_topic,
+    publish,
+    read_topic,
+    saved_count,
+    saved_uids,
+    service_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.faults
+
+SESSION_TIMEOUT_S = ConsumerSettings().session_timeout_ms / 1000
+
+
+def test_sigint_commits_what_was_saved_and_exits_0(
+    clean_database: str, spawn: Spawn, figures: Figures
+) -> None:
+    partitions = 4
+    topic = new_topic(partitions)
+    group = f"group-{topic}"
+    workload = Workload.generate(10_000, seed=606, invalid_ratio=0.05)
+    env = service_env(clean_database, topic)
+    publish(topic, workload)
+    probe = KafkaProbe(topic, group, partitions)
+    ends = probe.end_offsets()
+    with CommitWatch(topic, group, partitions) as commits:
+        first = spawn("consume", env, "consumer-1")
+        wait_until(lambda: saved_count(clean_database) >= 4_000, 60, "4,000 saved", [first])
+        code, exit_s = first.stop(signal.SIGINT)
+        committed, stored = probe.committed(), saved_uids(clean_database)
+        second = spawn("consume", env, "consumer-2")
+        wait_until(all_done(probe, ends), 120, "every offset committed", [second])
+        second.stop(signal.SIGTERM)
+    probe.close()
+
+    # Everything saved before the stop was committed: no stored order lies past the
+    # committed offset of its partition (so nothing saved is read a second time).
+    source = read_topic(topic, partitions)
+    saved_past_commit = sum(
+        1
+        for (partition, offset), record in source.items()
+        if offset >= committed[partition] and workload.valid_values.get(record.value) in stored
+    )
+    # No dead letter twice either: the second instance started exactly where the first ended.
+    result = audit(clean_database, topic, group, partitions, workload, commits)
+    output = first.output()
+    figures.record(
+        **result.figures(),
+        exit_code=code,
+        exit_s=exit_s,
+        saved_at_stop=len(stored),
+        saved_past_commit=saved_past_commit,
+    )
+    assert code == 0
+    assert exit_s < 10.0
+    assert 0 < len(stored) < result.valid, "the stop did not come mid-run"
+    assert saved_past_commit == 0
+    assert result.problems == []
+    assert "consumer closed" in output
+    assert "Traceback" not in output
+
+
+def test_sigterm_hands_the_partitions_over_promptly(
+    clean_database: str, spawn: Spawn, figures: Figures
+) -> None:
+    partitions = 4
+    topic = new_topic(partitions)
+    group = f"group-{topic}"
+    workload = Workload.generate(10_000, seed=707, invalid_ratio=0.05)
+    env = service_env(clean_database, topic, batch_size=200)
+    probe = KafkaProbe(topic, group, partitions)
+
+    def holders() -> list[set[int]]:
+        try:
+            return sorted(probe.members().values(), key=sorted)
+        except Exception:  # the group may be between generations
+            return []
+
+    with CommitWatch(topic, group, partitions) as commits:
+        first = spawn("consume", env, "consumer-1")
+        second = spawn("consume", env, "consumer-2")
+        wait_until(lambda: len(held := holders()) == 2 and all(held), 60, "two members sharing", [])
+        shared = holders()
+        publish(topic, workload, rate=2_000)
+        ends = probe.end_offsets()
+        wait_until(lambda: saved_count(clean_database) >= 1_000, 60, "1,000 saved", [first])
+        signalled = time.monotonic()
+        first.send(signal.SIGTERM)
+        handover = wait_until(
+            lambda: holders() == [set(range(partitions))], 30, "one member holding all", [second]
+        )
+        code = first.wait(30)
+        exited_by_s = time.monotonic() - signalled
+        wait_until(all_done(probe, ends), 120, "every offset committed", [second])
+        second.stop(signal.SIGTERM)
+    probe.close()
+
+    result = audit(clean_database, topic, group, partitions, workload, commits)
+    figures.record(
+        **result.figures(),
+        exit_code=code,
+        exited_by_s=exited_by_s,
+        handover_s=handover,
+        session_timeout_s=SESSION_TIMEOUT_S,
+    )
+    assert [len(p) for p in shared] == [2, 2]
+    assert code == 0
+    assert handover < SESSION_TIMEOUT_S / 2, "the group waited for the session to expire"
+    # The revoked partitions were committed on the way out: no dead letter was sent twice.
+    assert result.problems == []
+    assert "Traceback" not in first.output()
