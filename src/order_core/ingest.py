@@ -28,6 +28,7 @@ class IngestResult:
     inserted: frozenset[str]  # order_uids saved for the first time
     already_stored: int  # valid orders whose order_uid was stored before (replays, repeats)
     rejected: tuple[Rejected, ...]
+    accepted: tuple[tuple[int, str], ...] = ()  # (message index, order_uid) of valid messages
 
 
 class SaveThenCache:
@@ -53,6 +54,7 @@ class SaveThenCache:
         valid: dict[str, EncodedOrder] = {}
         positions: dict[str, int] = {}
         rejected: list[Rejected] = []
+        accepted: list[tuple[int, str]] = []
         repeats = 0
         for index, raw in enumerate(messages):
             try:
@@ -60,6 +62,7 @@ class SaveThenCache:
             except InvalidOrder as exc:
                 rejected.append(Rejected(index, str(exc)))
                 continue
+            accepted.append((index, order.order_uid))
             if order.order_uid in valid:  # orders never change: the first copy wins
                 repeats += 1
                 continue
@@ -77,7 +80,13 @@ class SaveThenCache:
         self._telemetry.count("orders_saved", len(inserted))
         self._telemetry.count("orders_already_stored", already_stored)
         self._telemetry.count("orders_rejected", len(rejected))
-        return IngestResult(frozenset(inserted), already_stored, tuple(rejected))
+        refused = {r.index for r in rejected}
+        return IngestResult(
+            frozenset(inserted),
+            already_stored,
+            tuple(rejected),
+            tuple(a for a in accepted if a[0] not in refused),
+        )
 
     def _save(
         self, valid: dict[str, EncodedOrder], positions: dict[str, int], rejected: list[Rejected]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import orjson
@@ -131,3 +132,22 @@ def test_invalid_messages_go_to_the_dead_letter_topic_with_reasons(
     assert "not JSON" in reasons[b"not json"]
     assert "empty" in reasons[b""]
     assert "track_number: is required" in reasons[b'{"order_uid": "x"}']
+
+
+def test_consumer_events_carry_order_uid_partition_and_offset(
+    topic: str,
+    repository: PostgresOrderRepository,
+    sample_bytes: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes), (b"x", b"junk")])
+    consumer = make_consumer(topic, repository)
+    with caplog.at_level(logging.DEBUG, logger="adapters.kafka.batch_consumer"), running(consumer):
+        wait_for(lambda: consumer.stats.messages == 2, what="two messages handled")
+    saved = [r for r in caplog.records if r.getMessage() == "order saved"]
+    assert [(r.order_uid, r.partition >= 0, r.offset >= 0) for r in saved] == [  # type: ignore[attr-defined]
+        ("b563feb7b2b84b6test", True, True)
+    ]
+    dead = [r for r in caplog.records if r.getMessage() == "dead-lettered message"]
+    assert len(dead) == 1
+    assert "not JSON" in dead[0].reason  # type: ignore[attr-defined]

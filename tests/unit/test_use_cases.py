@@ -264,3 +264,9 @@ def test_peek_answers_from_the_cache_alone(sample_bytes: bytes) -> None:
         Order.from_dict(orjson.loads(sample_bytes))
     )
     assert service.repository.reads == 1
+
+
+def test_the_result_maps_messages_to_order_ids(sample_bytes: bytes) -> None:
+    service = Service()
+    result = service.ingest([b"junk", sample_bytes, sample_bytes])
+    assert result.accepted == ((1, "b563feb7b2b84b6test"), (2, "b563feb7b2b84b6test"))

@@ -206,16 +206,25 @@ class OrderConsumer:
                         *(message.headers() or []),
                     ]
                 )
-                log.info(
-                    "dead-lettered message",
-                    extra={"partition": partition, "offset": offset, "reason": rejected.reason},
-                )
             self._dead_letters.publish(
                 self.settings.dead_letter_topic,
                 [(m.key(), m.value() or b"") for m in dead],
                 headers=headers,
             )
             self.stats.dead_lettered += len(dead)
+            for rejected, message in zip(result.rejected, dead, strict=True):
+                _, partition, offset = _where(message)
+                log.info(
+                    "dead-lettered message",
+                    extra={"partition": partition, "offset": offset, "reason": rejected.reason},
+                )
+        if log.isEnabledFor(logging.DEBUG):
+            for index, order_uid in result.accepted:
+                _, partition, offset = _where(batch[index])
+                log.debug(
+                    "order saved" if order_uid in result.inserted else "order already stored",
+                    extra={"order_uid": order_uid, "partition": partition, "offset": offset},
+                )
 
     def _wait_paused(self, seconds: float, batch: list[Message]) -> bool:
         """Wait with fetching paused, still polling so the group keeps us. False if stopping."""
