@@ -29,7 +29,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        return line + "".join(f" {k}={v}" for k, v in fields.items())
+        line += "".join(f" {k}={v}" for k, v in fields.items())
+        return line.replace("\n", "\\n")  # one event, one line, even with a traceback
 
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:

@@ -36,4 +36,6 @@ def test_json_lines_carry_the_event_fields() -> None:
 
 def test_text_lines_append_the_fields() -> None:
     line = emit(TextFormatter("%(levelname)s %(message)s"), partition=1, offset=7)
+    assert line.count("\n") == 1
     assert line.rstrip().endswith("partition=1 offset=7")
+    assert "message\\nsecond line" in line
