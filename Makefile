@@ -14,7 +14,7 @@ lint:
 	scripts/python-env.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench && .venv/bin/mypy && .venv/bin/lint-imports
 
 bench:          ## the benchmark suite against the real local servers
-	scripts/services.sh up && scripts/python-env.sh && .venv/bin/python -m bench.run $(BENCH_ARGS)
+	scripts/bench.sh $(BENCH_ARGS)
 
 services-up:
 	scripts/services.sh up all

@@ -20,33 +20,35 @@ from order_core.ports import EncodedOrder
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Binary parameters (%b): psycopg would otherwise escape every quote of the JSON documents
+# in Python, element by element; binary halves the cost of a whole ingest.
 _INSERT_ORDERS = """
 INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature, customer_id,
                     delivery_service, shardkey, sm_id, date_created, oof_shard, document)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                     %s::text[], %s::text[], %s::bigint[], %s::timestamptz[], %s::text[],
-                     %s::json[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::text[], %b::text[], %b::bigint[], %b::timestamptz[], %b::text[],
+                     %b::json[])
 ON CONFLICT (order_uid) DO NOTHING
 RETURNING order_uid
 """
 _INSERT_DELIVERIES = """
 INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                     %s::text[], %s::text[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::text[], %b::text[])
 """
 _INSERT_PAYMENTS = """
 INSERT INTO payments (order_uid, transaction, request_id, currency, provider, amount,
                       payment_dt, bank, delivery_cost, goods_total, custom_fee)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                     %s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[],
-                     %s::bigint[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::bigint[],
+                     %b::bigint[])
 """
 _INSERT_ITEMS = """
 INSERT INTO items (order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
                    total_price, nm_id, brand, status)
-SELECT * FROM unnest(%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::bigint[],
-                     %s::text[], %s::text[], %s::integer[], %s::text[], %s::bigint[],
-                     %s::bigint[], %s::text[], %s::integer[])
+SELECT * FROM unnest(%b::text[], %b::integer[], %b::bigint[], %b::text[], %b::bigint[],
+                     %b::text[], %b::text[], %b::integer[], %b::text[], %b::bigint[],
+                     %b::bigint[], %b::text[], %b::integer[])
 """
 
 
@@ -228,7 +230,9 @@ def open_pool(
         max_size=max_size,
         timeout=timeout,
         open=False,
-        kwargs={"connect_timeout": 3, "application_name": "order-service"},
+        # Autocommit: a lookup is one round trip, not BEGIN, SELECT, COMMIT; saves still
+        # run in the explicit transaction of conn.transaction().
+        kwargs={"connect_timeout": 3, "application_name": "order-service", "autocommit": True},
         # Drop a failed background connection attempt at once rather than retry it for
         # minutes: each request asks for a new one, so the pool reconnects as soon as the
         # server answers again (within one pool timeout).

@@ -1,0 +1,265 @@
+"""Run the benchmarks against the real local servers and print the results table.
+
+    .venv/bin/python -m bench.run            # full run (~15 min), updates docs/
+    .venv/bin/python -m bench.run --quick    # smaller run (~4 min), prints only
+
+Needs the servers of ``scripts/services.sh up`` and ``wrk`` (Debian package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import orjson
+import psycopg
+from confluent_kafka import KafkaException
+
+from bench import environment, ingest, lookup, memory, report
+from entrypoints.settings import load
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "latency.png"
+START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+PHASES = ("ingest", "lookup", "memory")
+ATTEMPTS = 3
+T = TypeVar("T")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller: 20,000 orders, 1 run, 5 s")
+    parser.add_argument("--runs", type=int, help="runs per figure, the median is shown (3)")
+    parser.add_argument("--orders", type=int, help="orders for the service's ingest (100,000)")
+    parser.add_argument("--baseline-orders", type=int, help="orders for the naive one (4,000)")
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run (8)")
+    parser.add_argument("--ids", type=int, default=10_000, help="distinct ids for lookups")
+    parser.add_argument(
+        "--only", action="append", choices=PHASES, help="run only this phase (repeatable)"
+    )
+    parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
+    parser.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        help="write the table into docs/benchmarks.md and the plot to docs/latency.png "
+        "(default: on for a full run, off with --quick)",
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.runs = args.runs or (1 if quick else 3)
+    args.orders = args.orders or (20_000 if quick else 100_000)
+    args.baseline_orders = args.baseline_orders or (1_000 if quick else 4_000)
+    args.seconds = args.seconds or (5.0 if quick else 8.0)
+    args.sweep = (0.25, 0.5, 0.75) if quick else (0.25, 0.5, 0.75, 0.9)
+    args.phases = tuple(args.only or PHASES)
+    if args.docs is None:
+        args.docs = not quick and args.phases == PHASES
+    return args
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def preflight(phases: tuple[str, ...]) -> None:
+    if "lookup" in phases and shutil.which("wrk") is None:
+        sys.exit("bench: wrk is missing (apt-get install -y wrk)")
+    try:
+        with psycopg.connect(environment.ADMIN_URL, connect_timeout=3):
+            pass
+    except psycopg.Error as exc:
+        sys.exit(f"bench: cannot reach PostgreSQL ({exc}); run scripts/services.sh up")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def attempt(what: str, measurement: Callable[[], T]) -> T:
+    """Run a measurement; if a server went away meanwhile, say so and run it again."""
+    for number in range(1, ATTEMPTS + 1):
+        try:
+            return measurement()
+        except (environment.Disturbed, KafkaException, psycopg.OperationalError) as exc:
+            if number == ATTEMPTS:
+                raise
+            say(f"bench: {what} disturbed ({exc}); repeating it in 10 s")
+            time.sleep(10)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def cleanup() -> Iterator[list[str]]:
+    """Databases to drop at the end, whatever happens."""
+    databases: list[str] = []
+    try:
+        yield databases
+    finally:
+        for url in databases:
+            with contextlib.suppress(Exception):
+                environment.drop_database(url)
+
+
+def run(args: argparse.Namespace) -> report.Results:
+    settings = load({}, {})
+    results = report.Results(
+        machine=environment.machine(),
+        settings={
+            "batch_size": settings["batch_size"],
+            "wrk_seconds": args.seconds,
+            "lookup_ids": args.ids,
+            "sweep_connections": 16,
+        },
+        load_before=load_average(),
+        servers=environment.servers(),
+    )
+    say("bench: " + report.machine_lines(results)[0])
+    if float(results.load_before.split()[0]) > 1.0:
+        say(f"bench: WARNING: load average {results.load_before}: other work skews the figures")
+    with cleanup() as databases:
+        database_url = _ingest(args, results, databases)
+        if "lookup" in args.phases:
+            _lookup(args, results, database_url)
+        if "memory" in args.phases:
+            for index in range(args.runs):
+                result = attempt(
+                    "memory run",
+                    lambda: memory.measure(database_url, args.orders, Path(args.log_dir)),
+                )
+                say(
+                    f"memory run {index + 1}: {result.bytes_per_order:,.0f} bytes/order, "
+                    f"JSON {result.avg_json_bytes:,.0f} bytes, ratio {result.ratio:.2f}"
+                )
+                results.memory.append(result)
+    results.load_after = load_average()
+    return results
+
+
+def _ingest(args: argparse.Namespace, results: report.Results, databases: list[str]) -> str:
+    """The ingest phase; returns a database holding ``args.orders`` orders for the others."""
+    topic = environment.create_topic()
+    try:
+        say(f"bench: publishing {args.orders:,} orders to {topic}")
+        results.publish_seconds = ingest.publish(topic, args.orders)
+        say(f"bench: published in {results.publish_seconds:.1f}s")
+        timed_runs = args.runs if "ingest" in args.phases else 1
+        database_url = ""
+        for index in range(timed_runs):
+            last = index == timed_runs - 1
+            run_result, url = attempt(
+                "ingest run",
+                functools.partial(ingest.service_path, topic, args.orders, keep_database=last),
+            )
+            if last:
+                databases.append(url)
+                database_url = url
+            say(
+                f"ingest run {index + 1}: {run_result.rate:,.0f} orders/s "
+                f"({run_result.seconds:.1f}s, join {run_result.first_batch_seconds:.2f}s)"
+            )
+            if "ingest" in args.phases:
+                results.ingest.append(run_result)
+        if "ingest" in args.phases:
+            for index in range(args.runs):
+                base, commit_share = attempt(
+                    "naive run", lambda: ingest.naive_baseline(topic, args.baseline_orders)
+                )
+                say(
+                    f"naive run {index + 1}: {base.rate:,.0f} orders/s over {base.orders:,} "
+                    f"({commit_share:.0%} of it committing offsets)"
+                )
+                results.baseline.append(base)
+                results.baseline_commit_share.append(commit_share)
+    finally:
+        environment.delete_topic(topic)
+    return database_url
+
+
+def _lookup(args: argparse.Namespace, results: report.Results, database_url: str) -> None:
+    ids_file = Path(args.log_dir) / "ids.txt"
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT order_uid FROM orders ORDER BY seq DESC LIMIT %s", (args.ids,)
+        ).fetchall()
+    ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
+    for scenario in lookup.scenarios(len(rows)):
+        for workers in (1, 2):
+            closed, points = attempt(
+                f"lookup {scenario.name} workers={workers}",
+                functools.partial(
+                    lookup.measure,
+                    database_url=database_url,
+                    ids_file=ids_file,
+                    log_dir=Path(args.log_dir),
+                    scenario=scenario,
+                    workers=workers,
+                    concurrencies=(16, 64),
+                    seconds=args.seconds,
+                    runs=args.runs,
+                    sweep=args.sweep if workers == 1 else (),
+                    sweep_connections=int(str(results.settings["sweep_connections"])),
+                    say=say,
+                ),
+            )
+            results.lookups += closed
+            results.sweep += points
+
+
+def write_docs(table: str) -> None:
+    text = DOCS.read_text() if DOCS.exists() else ""
+    if START not in text or END not in text:
+        say(f"bench: {DOCS} has no {START} ... {END} markers; not updated")
+        return
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    DOCS.write_text(f"{head}{START}\n{table}{END}{tail}")
+    say(f"bench: updated {DOCS.relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    preflight(args.phases)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="order-bench-") as log_dir:
+        args.log_dir = log_dir
+        try:
+            results = run(args)
+        except Exception:
+            # Keep the service logs: they say why a server did not come up.
+            kept = Path(tempfile.mkdtemp(prefix="order-bench-logs-"))
+            for log in Path(log_dir).glob("*.log"):
+                shutil.copy(log, kept)
+            say(f"bench: failed; service logs kept in {kept}")
+            raise
+    minutes = (time.monotonic() - started) / 60
+    table = report.report(results)
+    stamp = time.strftime("%Y-%m-%d %H:%M %Z")
+    mode = "quick" if args.quick else "full"
+    table = f"Run of {stamp} ({mode}: {args.runs} run(s) per figure, {minutes:.1f} min).\n\n{table}"
+    print(table)
+    if args.json:
+        args.json.write_bytes(orjson.dumps(attrs.asdict(results), option=orjson.OPT_INDENT_2))
+        say(f"bench: wrote {args.json}")
+    if args.docs:
+        write_docs(table)
+        if results.sweep:
+            report.plot(results, PLOT)
+            say(f"bench: wrote {PLOT.relative_to(ROOT)}")
+    return 0  # a MISS is a finding to read, not a failure of the command
+
+
+if __name__ == "__main__":
+    sys.exit(main())
