@@ -72,13 +72,16 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
         CommitWatch(topic, group, partitions) as commits,
         running(consumer),
     ):
-        publish(topic, workload, rate=2_500)
-        ends = probe.end_offsets()
+        half = len(workload.pairs) // 2
+        publish(topic, workload, rate=2_500, stop=half)
         wait_until(lambda: saved_count(clean_database) >= 3_000, 60, "3,000 orders saved")
         cached = sorted(saved_uids(clean_database))[:20]
         members_before = probe.members()
 
         with outage("postgres") as pg:
+            # The rest arrives while the database is down, whatever the ingest speed.
+            publish(topic, workload, start=half)
+            ends = probe.end_offsets()
             wait_until(lambda: consumer.stats.waiting_since is not None, 30, "the consumer to wait")
             committed_at_stop = probe.committed()
             # Cache hits are served; a miss is a prompt 503 in the JSON error shape.
