@@ -95,10 +95,22 @@ class MeasuredBatchHandler:
 
 
 def record_librdkafka_stats(stats_json: str) -> None:
-    """librdkafka's ``stats_cb``: publish the consumer lag of each assigned partition."""
+    """librdkafka's ``stats_cb``: publish the consumer lag of each assigned partition.
+
+    The lag runs from the last committed offset (what is saved) to the end of the log;
+    before the first commit, from the consumer's position or the start of the log.
+    """
     stats = json.loads(stats_json)
     for topic, data in stats.get("topics", {}).items():
         for partition, pdata in data.get("partitions", {}).items():
-            lag = pdata.get("consumer_lag", -1)
-            if partition != "-1" and lag >= 0:
-                CONSUMER_LAG.labels(topic, partition).set(lag)
+            if partition == "-1":  # librdkafka's internal "unassigned" partition
+                continue
+            end = pdata.get("ls_offset", -1)
+            # Saved up to the commit; else fetched up to the position; else nothing read yet.
+            position = pdata.get("committed_offset", -1)
+            if position < 0:
+                position = pdata.get("app_offset", -1)
+            if position < 0:
+                position = pdata.get("lo_offset", -1)
+            if end >= 0 and position >= 0:
+                CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))

@@ -58,6 +58,20 @@ def test_metrics_parse_and_count_what_happened(
     routes = {s.labels.get("route") for s in families["order_service_http_request_seconds"].samples}
     assert "/order" in routes
     assert not any("b563feb7b2b84b6test" in str(r) for r in routes)  # ids are not labels
+
+    def lag_of_topic() -> list[float]:
+        text = client.get("/metrics").text
+        return [
+            s.value
+            for f in text_string_to_metric_families(text)
+            if f.name == "order_service_consumer_lag"
+            for s in f.samples
+            if s.labels.get("topic") == topic
+        ]
+
+    # librdkafka reports statistics every 5 s: the lag of each partition, all consumed.
+    wait_for(lambda: len(lag_of_topic()) == 4, timeout=20, what="consumer lag per partition")
+    assert lag_of_topic() == [0.0] * 4
     hits = [
         s
         for s in families["order_service_cache_lookups"].samples
