@@ -1,4 +1,4 @@
-"""Shared test helpers."""
+"""Shared test helpers. Everything the tests read lives inside this repository."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "seed" / "model.json"
+REPO_DIR = Path(__file__).resolve().parents[1]
+SAMPLE_PATH = REPO_DIR / "examples" / "sample-order.json"
+# The order_uid of the sample in examples/sample-order.json.
+SAMPLE_ID = "b563feb7b2b84b6test"
 
 
 @pytest.fixture(scope="session")
 def sample_bytes() -> bytes:
-    """The canonical sample order, exactly as shipped in ../shared/seed/model.json."""
+    """The canonical sample order, exactly as shipped in examples/sample-order.json."""
     return SAMPLE_PATH.read_bytes()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import HOSTILE_ITEM_NAME, HOSTILE_NAME, Service, sync_api
+from tests.conftest import SAMPLE_ID
 
 expect = sync_api.expect
 pytestmark = pytest.mark.browser
@@ -61,7 +62,7 @@ def test_search_shows_the_order(page: Any, service: Service) -> None:
     page.get_by_text("Raw JSON", exact=True).click()
     raw = page.locator("#raw-json")
     expect(raw).to_be_visible()
-    expect(raw).to_contain_text('"order_uid": "b563feb7b2b84b6test"')
+    expect(raw).to_contain_text(f'"order_uid": "{SAMPLE_ID}"')
 
 
 def test_unknown_id_says_not_found(page: Any, service: Service) -> None:

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from entrypoints.order_generator import messages
-from tests.conftest import SAMPLE_PATH
+from tests.conftest import SAMPLE_ID, SAMPLE_PATH
 from tests.integration.conftest import KAFKA
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_serve_then_publish_the_sample_file_then_get_it(
         check=True,
     )
     assert b"published 1 messages" in published.stdout
-    url = served + "/order?id=b563feb7b2b84b6test"
+    url = served + f"/order?id={SAMPLE_ID}"
     deadline = time.monotonic() + 30
     status, body = get(url)
     while status != 200 and time.monotonic() < deadline:
@@ -158,7 +158,7 @@ def test_cache_commands_reach_the_memory_cache_through_the_admin_api(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if get(base + "/order?id=b563feb7b2b84b6test")[0] == 200:
+                if get(base + f"/order?id={SAMPLE_ID}")[0] == 200:
                     break
             except OSError:
                 pass

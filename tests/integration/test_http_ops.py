@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.order_generator import messages
+from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import publish, wait_for
 
@@ -40,9 +41,9 @@ def test_metrics_parse_and_count_what_happened(
     service: tuple[TestClient, Container], topic: str, sample_bytes: bytes
 ) -> None:
     client, container = service
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes), (None, b"broken")])
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes), (None, b"broken")])
     wait_for(lambda: container.repository().count() == 1, what="the sample saved")
-    assert client.get("/order?id=b563feb7b2b84b6test").status_code == 200
+    assert client.get(f"/order?id={SAMPLE_ID}").status_code == 200
     assert client.get("/order?id=unknown").status_code == 404
     families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
     for name in (
@@ -57,7 +58,7 @@ def test_metrics_parse_and_count_what_happened(
         assert name in families, name
     routes = {s.labels.get("route") for s in families["order_service_http_request_seconds"].samples}
     assert "/order" in routes
-    assert not any("b563feb7b2b84b6test" in str(r) for r in routes)  # ids are not labels
+    assert not any(SAMPLE_ID in str(r) for r in routes)  # ids are not labels
 
     def lag_of_topic() -> list[float]:
         text = client.get("/metrics").text
@@ -93,7 +94,7 @@ def test_admin_endpoints_need_the_token(
     service: tuple[TestClient, Container], topic: str, sample_bytes: bytes
 ) -> None:
     client, container = service
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes)])
     wait_for(lambda: container.repository().count() == 1, what="the sample saved")
     assert client.post("/admin/cache/reset").status_code == 401
     wrong = client.post("/admin/cache/reset", headers={"Authorization": "Bearer nope"})
@@ -101,9 +102,9 @@ def test_admin_endpoints_need_the_token(
     assert wrong.json()["error"]["code"] == "unauthorized"
     auth = {"Authorization": f"Bearer {TOKEN}"}
     assert client.post("/admin/cache/reset", headers=auth).json() == {"reset": True}
-    assert container.cache().get("b563feb7b2b84b6test") is None
+    assert container.cache().get(SAMPLE_ID) is None
     assert client.post("/admin/cache/warm?limit=10", headers=auth).json() == {"loaded": 1}
-    assert container.cache().get("b563feb7b2b84b6test") is not None
+    assert container.cache().get(SAMPLE_ID) is not None
     assert client.post("/admin/cache/warm?limit=ten", headers=auth).status_code == 400
 
 

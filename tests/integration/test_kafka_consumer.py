@@ -14,6 +14,7 @@ from adapters.memory_cache import InMemoryOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
 from entrypoints.order_generator import messages
 from order_core import CacheWriter, EncodedOrder, RepositoryUnavailable, SaveThenCache
+from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import KAFKA
 from tests.integration.kafka_helpers import (
     committed_offsets,
@@ -70,13 +71,13 @@ def make_consumer(topic: str, repository: object, batch_size: int = 200) -> Orde
 def test_sample_is_accepted_exactly_as_it_is(
     topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
 ) -> None:
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes)])
     with running(make_consumer(topic, repository)):
         wait_for(
-            lambda: repository.get_document("b563feb7b2b84b6test") is not None,
+            lambda: repository.get_document(SAMPLE_ID) is not None,
             what="the sample in PostgreSQL",
         )
-    document = repository.get_document("b563feb7b2b84b6test")
+    document = repository.get_document(SAMPLE_ID)
     assert document is not None
     assert orjson.loads(document) == orjson.loads(sample_bytes)
 
@@ -101,10 +102,10 @@ def test_offsets_are_committed_only_after_the_database_commit(
 def test_a_duplicate_message_does_not_create_a_second_order(
     topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
 ) -> None:
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)] * 3)
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes)] * 3)
     with running(make_consumer(topic, repository)) as consumer:
         wait_for(lambda: consumer.stats.messages == 3, what="three messages handled")
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes)])
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes)])
     with running(make_consumer(topic, repository)) as consumer:
         wait_for(lambda: consumer.stats.messages == 1, what="the repeat handled")
     assert repository.count() == 1
@@ -115,7 +116,7 @@ def test_invalid_messages_go_to_the_dead_letter_topic_with_reasons(
     topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
 ) -> None:
     bad = [(None, b"not json"), (b"k", b""), (None, b'{"order_uid": "x"}')]
-    publish(topic, [*bad, (b"b563feb7b2b84b6test", sample_bytes)])
+    publish(topic, [*bad, (SAMPLE_ID.encode(), sample_bytes)])
     group = f"group-{topic}"
     ends = end_offsets(topic)
     with running(make_consumer(topic, repository)):
@@ -140,13 +141,13 @@ def test_consumer_events_carry_order_uid_partition_and_offset(
     sample_bytes: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    publish(topic, [(b"b563feb7b2b84b6test", sample_bytes), (b"x", b"junk")])
+    publish(topic, [(SAMPLE_ID.encode(), sample_bytes), (b"x", b"junk")])
     consumer = make_consumer(topic, repository)
     with caplog.at_level(logging.DEBUG, logger="adapters.kafka.batch_consumer"), running(consumer):
         wait_for(lambda: consumer.stats.messages == 2, what="two messages handled")
     saved = [r for r in caplog.records if r.getMessage() == "order saved"]
     assert [(r.order_uid, r.partition >= 0, r.offset >= 0) for r in saved] == [  # type: ignore[attr-defined]
-        ("b563feb7b2b84b6test", True, True)
+        (SAMPLE_ID, True, True)
     ]
     dead = [r for r in caplog.records if r.getMessage() == "dead-lettered message"]
     assert len(dead) == 1

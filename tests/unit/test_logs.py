@@ -8,6 +8,7 @@ import logging
 import orjson
 
 from entrypoints.logs import JsonFormatter, TextFormatter
+from tests.conftest import SAMPLE_ID
 
 
 def emit(formatter: logging.Formatter, **extra: object) -> str:
@@ -22,13 +23,13 @@ def emit(formatter: logging.Formatter, **extra: object) -> str:
 
 
 def test_json_lines_carry_the_event_fields() -> None:
-    line = emit(JsonFormatter(), order_uid="b563feb7b2b84b6test", partition=2, offset=41)
+    line = emit(JsonFormatter(), order_uid=SAMPLE_ID, partition=2, offset=41)
     assert line.count("\n") == 1  # one event, one line, even with a newline in the message
     event = orjson.loads(line)
     assert event["message"] == "dead-lettered message\nsecond line"
     assert event["level"] == "WARNING"
     assert (event["order_uid"], event["partition"], event["offset"]) == (
-        "b563feb7b2b84b6test",
+        SAMPLE_ID,
         2,
         41,
     )

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 
 from order_core import InvalidOrder, Order, decode_order, encode_order
+from tests.conftest import SAMPLE_ID
 from tests.strategies import orders
 
 
@@ -27,7 +28,7 @@ def reasons(data: object) -> dict[str, str]:
 
 def test_sample_parses_exactly_as_shipped(sample_bytes: bytes) -> None:
     order = decode_order(sample_bytes)
-    assert order.order_uid == "b563feb7b2b84b6test"
+    assert order.order_uid == SAMPLE_ID
     assert order.payment.request_id == ""
     assert order.internal_signature == ""
     assert order.payment.amount == 1817

@@ -26,7 +26,7 @@ from order_core import (
     SaveThenCache,
     encode_order,
 )
-from tests.conftest import SAMPLE_PATH
+from tests.conftest import SAMPLE_ID, SAMPLE_PATH
 from tests.strategies import orders
 
 
@@ -78,7 +78,7 @@ def test_invalid_messages_come_back_with_reasons_and_are_not_saved(sample_bytes:
     bad_amount["order_uid"] = "other"
     bad_amount["payment"]["amount"] = -1
     result = service.ingest([b"nope", sample_bytes, orjson.dumps(bad_amount), b"x" * 50_001])
-    assert result.inserted == {"b563feb7b2b84b6test"}
+    assert result.inserted == {SAMPLE_ID}
     assert [r.index for r in result.rejected] == [0, 2, 3]
     assert "not JSON" in result.rejected[0].reason
     assert "payment.amount" in result.rejected[1].reason
@@ -90,7 +90,7 @@ def test_a_repeated_order_is_stored_once(sample_bytes: bytes) -> None:
     service = Service()
     first = service.ingest([sample_bytes, sample_bytes])
     again = service.ingest([sample_bytes])
-    assert first.inserted == {"b563feb7b2b84b6test"}
+    assert first.inserted == {SAMPLE_ID}
     assert first.already_stored == 1
     assert again.inserted == frozenset()
     assert again.already_stored == 1
@@ -103,7 +103,7 @@ def test_a_repeat_with_other_content_does_not_replace_the_stored_order(sample_by
     changed = orjson.loads(sample_bytes)
     changed["track_number"] = "CHANGED"
     service.ingest([orjson.dumps(changed)])
-    found = service.lookup.get("b563feb7b2b84b6test")
+    found = service.lookup.get(SAMPLE_ID)
     assert found is not None
     assert found.track_number == "WBILMTESTTRACK"
 
@@ -113,29 +113,29 @@ def test_repository_down_means_nothing_saved_and_the_error_propagates(sample_byt
     service.repository.available = False
     with pytest.raises(RepositoryUnavailable):
         service.ingest([sample_bytes])
-    assert service.cache.get("b563feb7b2b84b6test") is None
+    assert service.cache.get(SAMPLE_ID) is None
     service.repository.available = True
-    assert service.ingest([sample_bytes]).inserted == {"b563feb7b2b84b6test"}
+    assert service.ingest([sample_bytes]).inserted == {SAMPLE_ID}
 
 
 def test_miss_reads_repository_once_and_fills_cache(sample_bytes: bytes) -> None:
     service = Service()
     service.ingest([sample_bytes])
     service.admin.reset()
-    assert service.cache.get("b563feb7b2b84b6test") is None
-    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
-    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
+    assert service.cache.get(SAMPLE_ID) is None
+    assert service.lookup.get_document(SAMPLE_ID) is not None
+    assert service.lookup.get_document(SAMPLE_ID) is not None
     assert service.repository.reads == 1
 
 
 def test_unknown_id_is_cached_as_absent_until_the_order_arrives(sample_bytes: bytes) -> None:
     service = Service(negative_ttl=60)
-    assert service.lookup.get_document("b563feb7b2b84b6test") is None
-    assert service.lookup.get_document("b563feb7b2b84b6test") is None
+    assert service.lookup.get_document(SAMPLE_ID) is None
+    assert service.lookup.get_document(SAMPLE_ID) is None
     assert service.repository.reads == 1  # the second answer came from the negative entry
-    assert service.cache.get("b563feb7b2b84b6test") == ABSENT
+    assert service.cache.get(SAMPLE_ID) == ABSENT
     service.ingest([sample_bytes])
-    assert service.lookup.get_document("b563feb7b2b84b6test") is not None  # visible at once
+    assert service.lookup.get_document(SAMPLE_ID) is not None  # visible at once
 
 
 def test_negative_entries_expire(sample_bytes: bytes) -> None:
@@ -161,9 +161,7 @@ def test_concurrent_misses_share_one_repository_read(sample_bytes: bytes) -> Non
     service.repository.gate.clear()  # hold the first read until every lookup is waiting
     results: list[bytes | None] = []
     threads = [
-        threading.Thread(
-            target=lambda: results.append(service.lookup.get_document("b563feb7b2b84b6test"))
-        )
+        threading.Thread(target=lambda: results.append(service.lookup.get_document(SAMPLE_ID)))
         for _ in range(50)
     ]
     for thread in threads:
@@ -183,19 +181,19 @@ def test_cache_down_lookups_fall_back_and_ingest_still_saves(sample_bytes: bytes
     service = Service()
     service.cache.failing = True
     result = service.ingest([sample_bytes])
-    assert result.inserted == {"b563feb7b2b84b6test"}
-    assert service.lookup.get("b563feb7b2b84b6test") is not None
+    assert result.inserted == {SAMPLE_ID}
+    assert service.lookup.get(SAMPLE_ID) is not None
     service.cache.failing = False
-    assert service.lookup.get("b563feb7b2b84b6test") is not None
+    assert service.lookup.get(SAMPLE_ID) is not None
 
 
 def test_a_failed_cache_write_cannot_leave_a_stale_absent_entry(sample_bytes: bytes) -> None:
     service = Service(negative_ttl=600)
-    assert service.lookup.get_document("b563feb7b2b84b6test") is None  # cached as absent
+    assert service.lookup.get_document(SAMPLE_ID) is None  # cached as absent
     service.cache.failing = True
     service.ingest([sample_bytes])  # saved, but the cache write failed
     service.cache.failing = False  # the cache is back, still holding "absent"
-    assert service.lookup.get_document("b563feb7b2b84b6test") is not None
+    assert service.lookup.get_document(SAMPLE_ID) is not None
 
 
 def test_values_over_the_cache_limit_are_served_not_cached() -> None:
@@ -255,12 +253,12 @@ def test_an_order_the_store_refuses_is_rejected_alone() -> None:
 
 def test_peek_answers_from_the_cache_alone(sample_bytes: bytes) -> None:
     service = Service()
-    assert service.lookup.peek("b563feb7b2b84b6test") is None  # a miss: nothing read
+    assert service.lookup.peek(SAMPLE_ID) is None  # a miss: nothing read
     assert service.repository.reads == 0
-    assert service.lookup.get_document("b563feb7b2b84b6test") is None
-    assert service.lookup.peek("b563feb7b2b84b6test") == ABSENT
+    assert service.lookup.get_document(SAMPLE_ID) is None
+    assert service.lookup.peek(SAMPLE_ID) == ABSENT
     service.ingest([sample_bytes])
-    assert service.lookup.peek("b563feb7b2b84b6test") == encode_order(
+    assert service.lookup.peek(SAMPLE_ID) == encode_order(
         Order.from_dict(orjson.loads(sample_bytes))
     )
     assert service.repository.reads == 1
@@ -269,4 +267,4 @@ def test_peek_answers_from_the_cache_alone(sample_bytes: bytes) -> None:
 def test_the_result_maps_messages_to_order_ids(sample_bytes: bytes) -> None:
     service = Service()
     result = service.ingest([b"junk", sample_bytes, sample_bytes])
-    assert result.accepted == ((1, "b563feb7b2b84b6test"), (2, "b563feb7b2b84b6test"))
+    assert result.accepted == ((1, SAMPLE_ID), (2, SAMPLE_ID))
