@@ -16,12 +16,13 @@ COPY --from=build /wheels /wheels
 # file system can be read-only.
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 USER 10001:10001
-EXPOSE 8080
+# 8080: HTTP (serve, http); 8081: /healthz, /readyz, /metrics of consume (OPS_PORT).
+EXPOSE 8080 8081
 ENV ORDER_SERVICE_HTTP_HOST=0.0.0.0 \
     ORDER_SERVICE_LOG_FORMAT=json \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# For `serve` and `http`; `consume` serves no HTTP, so its compose service sets its own.
+# For `serve` and `http`; `consume` answers on 8081, so its compose service sets its own.
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 ENTRYPOINT ["order-service"]

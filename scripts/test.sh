@@ -14,6 +14,7 @@ echo "== static checks"
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 .venv/bin/lint-imports
+echo "== deploy checks"; scripts/check-deploy.sh
 
 echo "== tests"
 .venv/bin/pytest "$@"

