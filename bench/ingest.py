@@ -23,11 +23,12 @@ import psycopg
 from confluent_kafka import Consumer, KafkaException
 
 from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.records import Record
 from bench.environment import KAFKA, Disturbed, create_database, drop_database
 from entrypoints.container import build_container
-from entrypoints.order_generator import messages
-from entrypoints.settings import load
+from entrypoints.settings import Settings, load
 from order_core.codec import decode_order, encode_order
+from order_tools.fake_orders import messages
 
 SEED = 20240601  # the same orders in every run, so runs are comparable
 TIMEOUT = 600.0  # a run that has not finished by then is broken, not slow
@@ -46,7 +47,7 @@ class IngestRun:
 
 def publish(topic: str, count: int) -> float:
     """Put ``count`` realistic orders on the topic; return the seconds it took."""
-    pairs = [(key, value) for key, value, _ in messages(count, SEED)]
+    pairs = [Record(key, value) for key, value, _ in messages(count, SEED)]
     publisher = KafkaPublisher(KAFKA)
     started = time.perf_counter()
     try:
@@ -57,7 +58,7 @@ def publish(topic: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-def _settings(database_url: str, topic: str) -> dict[str, Any]:
+def _settings(database_url: str, topic: str) -> Settings:
     return load(
         {},
         {
@@ -77,7 +78,7 @@ def service_path(topic: str, count: int, keep_database: bool = False) -> tuple[I
     database_url = create_database()
     try:
         container = build_container(_settings(database_url, topic))
-        container.db_pool().wait(10)  # the service opens its pool before it consumes
+        container.repository().ping()  # the service opens its pools before it consumes
         consumer = container.consumer()
         thread = threading.Thread(target=consumer.run, name="bench-consumer", daemon=True)
         started = time.perf_counter()
@@ -85,13 +86,13 @@ def service_path(topic: str, count: int, keep_database: bool = False) -> tuple[I
         thread.start()
         try:
             deadline = started + TIMEOUT
-            while consumer.stats.saved < count:
+            while consumer.state.saved < count:
                 if not thread.is_alive():
                     raise RuntimeError("the consumer stopped before saving every order")
-                if not first_batch and consumer.stats.messages:
+                if not first_batch and consumer.state.messages:
                     first_batch = time.perf_counter() - started
                 if time.perf_counter() > deadline:
-                    raise RuntimeError(f"saved {consumer.stats.saved} of {count} in time")
+                    raise RuntimeError(f"saved {consumer.state.saved} of {count} in time")
                 time.sleep(0.002)
             # stats.saved counts orders whose transaction has committed.
             elapsed = time.perf_counter() - started
@@ -99,8 +100,8 @@ def service_path(topic: str, count: int, keep_database: bool = False) -> tuple[I
             consumer.stop()
             thread.join(30)
             container.shutdown_resources()
-        if consumer.stats.retries:
-            raise Disturbed(f"the consumer retried {consumer.stats.retries} batch(es)")
+        if consumer.state.retries:
+            raise Disturbed(f"the consumer retried {consumer.state.retries} batch(es)")
         _check_stored(database_url, count)
     except BaseException:
         drop_database(database_url)

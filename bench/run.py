@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> report.Results:
     results = report.Results(
         machine=environment.machine(),
         settings={
-            "batch_size": settings["batch_size"],
+            "batch_size": settings.batch_size,
             "wrk_seconds": args.seconds,
             "lookup_ids": args.ids,
             "sweep_connections": 16,

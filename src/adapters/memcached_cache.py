@@ -50,6 +50,7 @@ class MemcachedOrderCache:
     """
 
     backend = "memcached"
+    local = False
 
     def __init__(
         self,
@@ -100,6 +101,9 @@ class MemcachedOrderCache:
         if value is None or isinstance(value, bytes):
             return value
         raise CacheUnavailable(f"memcached returned {type(value).__name__}, not bytes")
+
+    def peek(self, key: str) -> bytes | None:
+        return None  # nothing held in process memory: a NearCachedOrderCache adds that
 
     def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
         expire = self._expire(ttl)

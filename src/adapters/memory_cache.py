@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from adapters.cache_limits import DEFAULT_MAX_VALUE_BYTES, check_ttl
 from order_core.errors import CacheUnavailable
-from order_core.order_id import MAX_ORDER_UID_LENGTH
+from order_core.schema import MAX_ORDER_UID_LENGTH
 
 # Counted for every entry on top of key and value, so many tiny entries (the "absent"
 # markers are empty) still meet the byte bound; roughly what the dict slot, the tuple and
@@ -45,6 +45,7 @@ class InMemoryOrderCache:
     """
 
     backend = "memory"
+    local = True
 
     def __init__(
         self,
@@ -94,6 +95,13 @@ class InMemoryOrderCache:
                 return None
             self._entries.move_to_end(key)
             return entry.value
+
+    def peek(self, key: str) -> bytes | None:
+        """Everything is in process memory here: ``get`` without its failures."""
+        try:
+            return self.get(key)
+        except CacheUnavailable:
+            return None
 
     def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
         self._check_available()

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from order_core.errors import RepositoryUnavailable
+from order_core.errors import RejectedByRepository, RepositoryUnavailable
 from order_core.ports import EncodedOrder
 
 
 class InMemoryOrderRepository:
-    """Keeps documents in insertion order. ``available = False`` simulates an outage."""
+    """Keeps documents in insertion order, with the same contract as the PostgreSQL one.
+
+    For tests: ``available = False`` simulates an outage (RepositoryUnavailable);
+    ``failure`` is raised by every call when set (e.g. RepositoryFailed); ``refuses``
+    names the orders the store refuses as data (RejectedByRepository for the whole batch,
+    as a database transaction would).
+    """
 
     def __init__(self) -> None:
         self._documents: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self.available = True
+        self.failure: Exception | None = None
+        self.refuses: Callable[[EncodedOrder], bool] = lambda _order: False
+        self.saves = 0  # transactions attempted, to count bisection steps
 
     def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
         self._check()
+        self.saves += 1
+        refused = [o.order_uid for o in orders if self.refuses(o)]
+        if refused:
+            raise RejectedByRepository(f"refused {refused[0]}")
         inserted: set[str] = set()
         with self._lock:
             for encoded in orders:
@@ -38,9 +51,14 @@ class InMemoryOrderRepository:
         for start in range(0, len(newest), batch_size):
             yield dict(newest[start : start + batch_size])
 
+    def ping(self) -> None:
+        self._check()
+
     def __len__(self) -> int:
         return len(self._documents)
 
     def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
         if not self.available:
             raise RepositoryUnavailable("in-memory repository switched off")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from adapters.kafka.order_consumer import ConsumerState
 from order_core.ingest import IngestResult
 
 CACHE_LOOKUPS = Counter(
@@ -47,6 +50,16 @@ CONSUMER_LAG = Gauge(
     "Messages behind the end of the partition (from librdkafka)",
     ["topic", "partition"],
 )
+CIRCUIT_OPEN = Gauge(
+    "order_service_circuit_open",
+    "1 while the circuit breaker skips the dependency (cache, repository)",
+    ["dependency"],
+)
+CIRCUIT_SKIPPED = Counter(
+    "order_service_circuit_skipped",
+    "Calls skipped because the dependency's circuit was open",
+    ["dependency"],
+)
 HTTP_SECONDS = Histogram(
     "order_service_http_request_seconds",
     "HTTP request latency by route and status",
@@ -71,22 +84,34 @@ class PrometheusTelemetry:
         self._counters["repository_reads"] = REPOSITORY_READS
         for outcome in ("saved", "already_stored", "rejected"):
             self._counters[f"orders_{outcome}"] = ORDERS.labels(outcome)
+        self._gauges = {}
+        for dependency in ("cache", "repository"):
+            self._counters[f"{dependency}_circuit_skipped"] = CIRCUIT_SKIPPED.labels(dependency)
+            self._gauges[f"{dependency}_circuit_open"] = CIRCUIT_OPEN.labels(dependency)
+            self._gauges[f"{dependency}_circuit_open"].set(0)
 
     def count(self, event: str, amount: int = 1) -> None:
         counter = self._counters.get(event)
         if counter is not None and amount:
             counter.inc(amount)
 
+    def gauge(self, name: str, value: float) -> None:
+        gauge = self._gauges.get(name)
+        if gauge is not None:
+            gauge.set(value)
+
 
 class MeasuredBatchHandler:
     """Wraps the save-then-cache use case to record batch sizes, latency and outcomes."""
 
-    def __init__(self, handle: object) -> None:
+    def __init__(self, handle: Callable[[Sequence[bytes]], IngestResult]) -> None:
         self._handle = handle
 
     def __call__(self, messages: Sequence[bytes]) -> IngestResult:
         started = time.perf_counter()
-        result: IngestResult = self._handle(messages)  # type: ignore[operator]
+        result = self._handle(messages)
+        if not messages:
+            return result
         SAVE_SECONDS.observe(time.perf_counter() - started)
         BATCH_SIZE.observe(len(messages))
         MESSAGES_CONSUMED.inc(len(messages))
@@ -114,3 +139,50 @@ def record_librdkafka_stats(stats_json: str) -> None:
                 position = pdata.get("lo_offset", -1)
             if end >= 0 and position >= 0:
                 CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))
+
+
+class ConsumerStateCollector(Collector):
+    """Reads the consumer's state at scrape time: whether it runs, retries, commits."""
+
+    def __init__(self, state: Callable[[], ConsumerState | None]) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state = self._state()
+        if state is None:
+            return
+        running, retrying_for, last_commit = (
+            state.running,
+            state.retrying_for(),
+            state.last_commit_at,
+        )
+        yield GaugeMetricFamily(
+            "order_service_consumer_up", "1 while the consumer runs, 0 once it stopped", running
+        )
+        yield GaugeMetricFamily(
+            "order_service_consumer_retrying",
+            "1 while one batch is being retried",
+            1 if retrying_for else 0,
+        )
+        yield GaugeMetricFamily(
+            "order_service_consumer_retry_seconds",
+            "How long the current batch has been retried",
+            retrying_for,
+        )
+        if last_commit is not None:
+            yield GaugeMetricFamily(
+                "order_service_consumer_last_commit_timestamp_seconds",
+                "Unix time of the last offset commit",
+                last_commit,
+            )
+
+
+def watch_consumer(state: Callable[[], ConsumerState | None]) -> ConsumerStateCollector:
+    """Export the consumer state returned by ``state`` (None: no consumer) with /metrics."""
+    collector = ConsumerStateCollector(state)
+    REGISTRY.register(collector)
+    return collector
+
+
+def unwatch(collector: ConsumerStateCollector) -> None:
+    REGISTRY.unregister(collector)

@@ -35,6 +35,7 @@ class RedisOrderCache:
     """
 
     backend = "redis"
+    local = False
 
     def __init__(
         self,
@@ -68,6 +69,9 @@ class RedisOrderCache:
         if value is None or isinstance(value, bytes):
             return value
         raise CacheUnavailable(f"redis returned {type(value).__name__}, not bytes")
+
+    def peek(self, key: str) -> bytes | None:
+        return None  # nothing held in process memory: a NearCachedOrderCache adds that
 
     def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
         px = self._px(ttl)

@@ -8,32 +8,40 @@ import time
 
 from confluent_kafka import KafkaException
 
-from adapters.kafka.batch_consumer import OrderConsumer
+from adapters.kafka.order_consumer import ConsumerFailed, ConsumerState, OrderConsumer
 from adapters.kafka.topics import ensure_topics
 from entrypoints.container import Container
+from entrypoints.settings import Settings
 from order_core import CacheUnavailable, RepositoryUnavailable
 
 log = logging.getLogger(__name__)
 
 
-def prepare_topics(container: Container, timeout: float = 10.0) -> None:
-    config = container.config
+def prepare_topics(settings: Settings, timeout: float = 10.0) -> None:
     ensure_topics(
-        config.kafka_bootstrap(),
-        {config.kafka_topic(): config.kafka_partitions(), config.kafka_dlq_topic(): 1},
+        settings.kafka_bootstrap,
+        {settings.kafka_topic: settings.kafka_partitions, settings.kafka_dlq_topic: 1},
+        client_config=settings.kafka_client_config(),
         timeout=timeout,
     )
 
 
 class ConsumerThread:
-    """Runs the consumer loop in a thread (its calls block); stops it cleanly on request."""
+    """Runs the consumer loop in a thread (its calls block); stops it cleanly on request.
+
+    ``failure`` says why it stopped when it stopped on its own: readiness reports it.
+    """
 
     def __init__(self, container: Container) -> None:
         self._container = container
         self.consumer: OrderConsumer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self.failed: BaseException | None = None
+        self.failure: str | None = None
+
+    @property
+    def state(self) -> ConsumerState | None:
+        return None if self.consumer is None else self.consumer.state
 
     def start(self) -> None:
         self.consumer = self._container.consumer()
@@ -46,16 +54,18 @@ class ConsumerThread:
             # Kafka may be down at start: HTTP serves meanwhile, and consuming starts later.
             while not self._stopping.is_set():
                 try:
-                    prepare_topics(self._container)
+                    prepare_topics(self._container.settings())
                     break
                 except KafkaException as exc:
                     log.warning("Kafka not reachable yet, retrying: %s", exc)
                     self._stopping.wait(2.0)
             if not self._stopping.is_set():
                 self.consumer.run()
-        except BaseException as exc:
-            self.failed = exc
-            log.exception("consumer stopped on an error")
+        except ConsumerFailed as exc:
+            self.failure = str(exc)
+        except BaseException as exc:  # a bug: never die silently while HTTP looks healthy
+            self.failure = f"consumer crashed: {exc!r}"
+            log.exception("consumer crashed")
 
     @property
     def alive(self) -> bool:

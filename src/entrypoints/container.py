@@ -1,4 +1,4 @@
-"""The composition root: the one place that picks adapters from configuration and wires them.
+"""The composition root: the one place that picks adapters from the settings and wires them.
 
 Pools and clients are Resources: opened on first use, closed by ``shutdown_resources()``
 (in the HTTP lifespan and at the end of the worker), never at import time.
@@ -7,111 +7,120 @@ Pools and clients are Resources: opened on first use, closed by ``shutdown_resou
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from dependency_injector import containers, providers
-from psycopg_pool import ConnectionPool
 
-from adapters.kafka.batch_consumer import ConsumerSettings, OrderConsumer
+from adapters.kafka.dead_letters import DeadLetterPublisher
+from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.memcached_cache import MemcachedOrderCache
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
-from adapters.postgres.repository import PostgresOrderRepository, open_pool
+from adapters.near_cache import NearCachedOrderCache
+from adapters.postgres.repository import PostgresOrderRepository
 from adapters.prometheus_telemetry import (
     MeasuredBatchHandler,
     PrometheusTelemetry,
     record_librdkafka_stats,
 )
 from adapters.redis_cache import RedisOrderCache
-from order_core import CacheAdmin, CacheThenRepository, CacheWriter, SaveThenCache
+from entrypoints.settings import Settings
+from order_core import CacheAdmin, CacheGateway, CacheThenRepository, OrderCache, SaveThenCache
 
 
-def _ttl(seconds: float) -> float | None:
-    return seconds or None
+def _postgres(s: Settings) -> Iterator[PostgresOrderRepository]:
+    repository = PostgresOrderRepository.open(s.database_url, pool_size=s.db_pool_size)
+    yield repository
+    repository.close()
 
 
-def _db_pool(conninfo: str, max_size: int) -> Iterator[ConnectionPool]:
-    pool = open_pool(conninfo, max_size=max_size)
-    yield pool
-    pool.close()
-
-
-def _memcached(servers: str, ttl: float) -> Iterator[MemcachedOrderCache]:
-    cache = MemcachedOrderCache(
-        [s.strip() for s in servers.split(",") if s.strip()], default_ttl=_ttl(ttl)
+def _memory_cache(s: Settings) -> InMemoryOrderCache:
+    return InMemoryOrderCache(
+        max_entries=s.cache_max_entries,
+        max_bytes=s.cache_max_bytes,
+        default_ttl=s.cache_ttl or None,
     )
-    yield cache
+
+
+def _near(shared: OrderCache, s: Settings) -> OrderCache:
+    """The shared cache, fronted by an in-process copy of the orders it served."""
+    if not s.near_cache_max_entries:
+        return shared
+    near = InMemoryOrderCache(
+        max_entries=s.near_cache_max_entries,
+        max_bytes=s.near_cache_max_bytes,
+        default_ttl=s.cache_ttl or None,
+    )
+    return NearCachedOrderCache(shared, near)
+
+
+def _memcached(s: Settings) -> Iterator[OrderCache]:
+    servers = [part.strip() for part in s.memcached_servers.split(",") if part.strip()]
+    cache = MemcachedOrderCache(servers, default_ttl=s.cache_ttl or None)
+    yield _near(cache, s)
     cache.close()
 
 
-def _redis(url: str, ttl: float) -> Iterator[RedisOrderCache]:
-    cache = RedisOrderCache(url, default_ttl=_ttl(ttl))
-    yield cache
+def _redis(s: Settings) -> Iterator[OrderCache]:
+    cache = RedisOrderCache(s.redis_url, default_ttl=s.cache_ttl or None)
+    yield _near(cache, s)
     cache.close()
 
 
-def _publisher(bootstrap: str) -> Iterator[KafkaPublisher]:
-    publisher = KafkaPublisher(bootstrap)
+def _publisher(s: Settings) -> Iterator[KafkaPublisher]:
+    publisher = KafkaPublisher(s.kafka_bootstrap, s.kafka_client_config())
     yield publisher
     publisher.close()
 
 
+def _consumer_settings(s: Settings) -> ConsumerSettings:
+    return ConsumerSettings(
+        bootstrap_servers=s.kafka_bootstrap,
+        topic=s.kafka_topic,
+        group_id=s.kafka_group,
+        batch_size=s.batch_size,
+        retry_max=s.retry_max,
+        client_config=s.kafka_client_config(),
+    )
+
+
 class Container(containers.DeclarativeContainer):
-    config = providers.Configuration(strict=True)
+    settings = providers.Dependency(instance_of=Settings)
+    telemetry = providers.Singleton(PrometheusTelemetry, settings.provided.cache_backend)
 
-    telemetry = providers.Singleton(PrometheusTelemetry, cache_backend=config.cache_backend)
-
-    db_pool = providers.Resource(_db_pool, config.database_url, config.db_pool_size)
     repository = providers.Selector(
-        config.repository,
-        postgres=providers.Singleton(PostgresOrderRepository, pool=db_pool),
+        settings.provided.repository,
+        postgres=providers.Resource(_postgres, settings),
         memory=providers.Singleton(InMemoryOrderRepository),
     )
-
     cache = providers.Selector(
-        config.cache_backend,
-        memory=providers.Singleton(
-            InMemoryOrderCache,
-            max_entries=config.cache_max_entries,
-            max_bytes=config.cache_max_bytes,
-            default_ttl=providers.Callable(_ttl, config.cache_ttl),
-        ),
-        memcached=providers.Resource(_memcached, config.memcached_servers, config.cache_ttl),
-        redis=providers.Resource(_redis, config.redis_url, config.cache_ttl),
+        settings.provided.cache_backend,
+        memory=providers.Singleton(_memory_cache, settings),
+        memcached=providers.Resource(_memcached, settings),
+        redis=providers.Resource(_redis, settings),
     )
-    cache_writer = providers.Singleton(CacheWriter, cache=cache, telemetry=telemetry)
+    cache_gateway = providers.Singleton(
+        CacheGateway, cache, telemetry, negative_ttl=settings.provided.negative_ttl
+    )
 
-    save_then_cache = providers.Singleton(
-        SaveThenCache, repository, cache_writer, telemetry, config.max_message_bytes
+    ingest = providers.Singleton(
+        SaveThenCache, repository, cache_gateway, telemetry, settings.provided.max_message_bytes
     )
-    lookup = providers.Singleton(
-        CacheThenRepository, repository, cache_writer, telemetry, config.negative_ttl
-    )
-    cache_admin = providers.Singleton(CacheAdmin, repository, cache_writer)
+    lookup = providers.Singleton(CacheThenRepository, repository, cache_gateway, telemetry)
+    cache_admin = providers.Singleton(CacheAdmin, repository, cache_gateway)
 
-    publisher = providers.Resource(_publisher, config.kafka_bootstrap)
-    consumer_settings = providers.Singleton(
-        ConsumerSettings,
-        bootstrap_servers=config.kafka_bootstrap,
-        topic=config.kafka_topic,
-        dead_letter_topic=config.kafka_dlq_topic,
-        group_id=config.kafka_group,
-        batch_size=config.batch_size,
-        retry_max=config.retry_max,
+    publisher = providers.Resource(_publisher, settings)
+    dead_letters = providers.Singleton(
+        DeadLetterPublisher, publisher, settings.provided.kafka_dlq_topic
     )
     consumer = providers.Factory(
         OrderConsumer,
-        consumer_settings,
-        handle_batch=providers.Singleton(MeasuredBatchHandler, save_then_cache),
-        dead_letters=publisher,
-        extra_config=providers.Object(
-            {"statistics.interval.ms": 5000, "stats_cb": record_librdkafka_stats}
-        ),
+        providers.Callable(_consumer_settings, settings),
+        handle_batch=providers.Singleton(MeasuredBatchHandler, ingest),
+        dead_letters=dead_letters,
+        stats_cb=providers.Object(record_librdkafka_stats),
     )
 
 
-def build_container(settings: dict[str, Any]) -> Container:
-    container = Container()
-    container.config.from_dict(settings)
-    return container
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)

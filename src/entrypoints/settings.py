@@ -1,5 +1,6 @@
-"""The service's settings: one table that drives the environment variables, the CLI flags,
-validation and the README's configuration section.
+"""The service's settings: one typed, frozen class whose fields are the one table of
+settings. Each field gives its default, its parser and its help; the environment variables,
+the CLI flags, validation and the README's configuration table all come from it.
 
 Every setting is read from ``ORDER_SERVICE_<NAME>``; a CLI flag ``--<name>`` overrides it.
 A bad value stops the service with one clear line, not a traceback.
@@ -8,10 +9,15 @@ A bad value stops the service with one clear line, not a traceback.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
+
+from order_core.cache_admin import DEFAULT_WARM_UP_ORDERS
+from order_core.cache_gateway import DEFAULT_NEGATIVE_TTL
+from order_core.ingest import DEFAULT_MAX_MESSAGE_BYTES
 
 ENV_PREFIX = "ORDER_SERVICE_"
 
@@ -36,7 +42,7 @@ def _non_negative_int(text: str) -> int:
 
 def _non_negative_float(text: str) -> float:
     value = float(text)
-    if value < 0:
+    if not 0 <= value < float("inf"):
         raise ValueError("must be zero or more")
     return value
 
@@ -67,22 +73,121 @@ def _text(text: str) -> str:
     return text
 
 
-def _flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
+def properties(text: str) -> dict[str, str]:
+    """``key=value`` pairs separated by ';' or new lines (librdkafka properties)."""
+    result: dict[str, str] = {}
+    for part in text.replace("\n", ";").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value pairs separated by ';', got {part.strip()!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def _valid_properties(text: str) -> str:
+    properties(text)
+    return text
+
+
+def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
+    """A field of Settings: its default, how to parse its text, what it is for."""
+    return attrs.field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    kafka_bootstrap: str = setting("localhost:9092", _non_empty, "Kafka bootstrap servers")
+    kafka_topic: str = setting("orders", _non_empty, "topic the orders arrive on")
+    kafka_dlq_topic: str = setting("orders.dlq", _non_empty, "dead-letter topic")
+    kafka_group: str = setting("order-service", _non_empty, "consumer group id")
+    kafka_partitions: int = setting(4, _positive_int, "partitions of the orders topic if created")
+    kafka_security_protocol: str = setting(
+        "PLAINTEXT",
+        _choice("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+        "Kafka security.protocol",
+    )
+    kafka_sasl_mechanism: str = setting(
+        "SCRAM-SHA-512",
+        _choice("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+        "SASL mechanism (with a SASL_* protocol)",
+    )
+    kafka_sasl_username: str = setting("", _text, "SASL user name")
+    kafka_sasl_password: str = setting("", _text, "SASL password", secret=True)
+    kafka_sasl_password_file: str = setting("", _text, "file holding the SASL password")
+    kafka_ssl_ca_location: str = setting("", _text, "CA certificate file for SSL/SASL_SSL")
+    kafka_config: str = setting(
+        "", _valid_properties, "any other librdkafka properties: 'key=value;key=value'", secret=True
+    )
+    batch_size: int = setting(500, _positive_int, "messages per consumer batch")
+    max_message_bytes: int = setting(
+        DEFAULT_MAX_MESSAGE_BYTES, _positive_int, "larger messages are dead-lettered"
+    )
+    retry_max: float = setting(15.0, _non_negative_float, "cap of the retry backoff, seconds")
+    ready_max_retry: float = setting(
+        60.0, _non_negative_float, "/readyz fails once one batch is retried this long, s"
+    )
+    repository: str = setting("postgres", _choice("postgres", "memory"), "order store")
+    database_url: str = setting(
+        "postgresql://orders:orders@localhost:5432/orders",
+        _non_empty,
+        "PostgreSQL connection string",
+        secret=True,
+    )
+    db_pool_size: int = setting(10, _positive_int, "PostgreSQL connections for lookups")
+    cache_backend: str = setting("memory", _choice("memory", "memcached", "redis"), "cache backend")
+    cache_max_entries: int = setting(100_000, _positive_int, "memory cache: most entries")
+    cache_max_bytes: int = setting(256 * 1024 * 1024, _positive_int, "memory cache: most bytes")
+    near_cache_max_entries: int = setting(
+        50_000, _non_negative_int, "memcached/redis: orders kept in process too (0: off)"
+    )
+    near_cache_max_bytes: int = setting(
+        64 * 1024 * 1024, _positive_int, "memcached/redis: bytes kept in process at most"
+    )
+    cache_ttl: float = setting(0.0, _non_negative_float, "cache entry lifetime, s (0: none)")
+    negative_ttl: float = setting(
+        DEFAULT_NEGATIVE_TTL, _non_negative_float, "how long an unknown id is cached, s"
+    )
+    memcached_servers: str = setting("localhost:11211", _non_empty, "host:port,host:port")
+    redis_url: str = setting("redis://localhost:6379/0", _non_empty, "Redis URL", secret=True)
+    warm_up_orders: int = setting(
+        DEFAULT_WARM_UP_ORDERS, _non_negative_int, "orders loaded into the cache at start"
+    )
+    warm_up_timeout: float = setting(5.0, _non_negative_float, "most seconds start waits for it")
+    http_host: str = setting("0.0.0.0", _non_empty, "HTTP listen address")  # noqa: S104
+    http_port: int = setting(8080, _port, "HTTP port")
+    http_workers: int = setting(1, _positive_int, "HTTP worker processes")
+    ops_port: int = setting(
+        8081, _non_negative_int, "consume: port of /healthz, /readyz, /metrics (0: none)"
+    )
+    http_cache_threads: int = setting(16, _positive_int, "threads for shared-cache reads")
+    admin_token: str = setting("", _text, "token for /admin (empty: disabled)", secret=True)
+    log_format: str = setting("text", _choice("text", "json"), "log format")
+    log_level: str = setting("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "log level")
+
+    def kafka_client_config(self) -> dict[str, str]:
+        """librdkafka properties for every client: security first, then kafka_config."""
+        config = {"security.protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL"):
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = self.kafka_sasl_password
+        if self.kafka_ssl_ca_location:
+            config["ssl.ca.location"] = self.kafka_ssl_ca_location
+        config.update(properties(self.kafka_config))
+        return config
 
 
 @attrs.frozen
-class Setting:
+class SettingInfo:
+    """One row of the settings table, for the CLI and the README."""
+
     name: str
-    default: str
+    default: Any
     parse: Callable[[str], Any]
     help: str
-    secret: bool = False
+    secret: bool
 
     @property
     def env(self) -> str:
@@ -93,65 +198,54 @@ class Setting:
         return "--" + self.name.replace("_", "-")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("kafka_bootstrap", "localhost:9092", _non_empty, "Kafka bootstrap servers"),
-    Setting("kafka_topic", "orders", _non_empty, "topic the orders arrive on"),
-    Setting("kafka_dlq_topic", "orders.dlq", _non_empty, "dead-letter topic for invalid messages"),
-    Setting("kafka_group", "order-service", _non_empty, "consumer group id"),
-    Setting("kafka_partitions", "4", _positive_int, "partitions of the orders topic when created"),
-    Setting("batch_size", "500", _positive_int, "messages per consumer batch (one transaction)"),
-    Setting("max_message_bytes", "1000000", _positive_int, "larger messages are dead-lettered"),
-    Setting("retry_max", "15", _non_negative_float, "cap of the retry backoff, seconds"),
-    Setting("repository", "postgres", _choice("postgres", "memory"), "order store"),
-    Setting(
-        "database_url",
-        "postgresql://orders:orders@localhost:5432/orders",
-        _non_empty,
-        "PostgreSQL connection string",
-        secret=True,
-    ),
-    Setting("db_pool_size", "10", _positive_int, "most PostgreSQL connections per process"),
-    Setting("cache_backend", "memory", _choice("memory", "memcached", "redis"), "cache backend"),
-    Setting("cache_max_entries", "100000", _positive_int, "memory cache: most entries"),
-    Setting("cache_max_bytes", "268435456", _positive_int, "memory cache: most bytes"),
-    Setting("cache_ttl", "0", _non_negative_float, "cache entry lifetime, seconds (0: none)"),
-    Setting("negative_ttl", "5", _non_negative_float, "how long an unknown id is cached, s"),
-    Setting("memcached_servers", "localhost:11211", _non_empty, "comma-separated host:port list"),
-    Setting("redis_url", "redis://localhost:6379/0", _non_empty, "Redis URL", secret=True),
-    Setting(
-        "warm_up_orders",
-        "10000",
-        _non_negative_int,
-        "orders loaded into the cache at start (0: off)",
-    ),
-    Setting("warm_up_timeout", "5", _non_negative_float, "most seconds start waits for warm-up"),
-    Setting("http_host", "0.0.0.0", _non_empty, "HTTP listen address"),  # noqa: S104
-    Setting("http_port", "8080", _port, "HTTP port"),
-    Setting("http_workers", "1", _positive_int, "HTTP worker processes"),
-    Setting("admin_token", "", _text, "token for /admin endpoints (empty: disabled)", secret=True),
-    Setting("log_format", "text", _choice("text", "json"), "log format"),
-    Setting("log_level", "INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "log level"),
-)
+def table() -> Iterator[SettingInfo]:
+    for field in attrs.fields(Settings):
+        meta = field.metadata
+        yield SettingInfo(field.name, field.default, meta["parse"], meta["help"], meta["secret"])
 
 
 def load(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None
-) -> dict[str, Any]:
+) -> Settings:
     """Read every setting: override (CLI flag), else environment, else default."""
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = overrides.get(setting.name)
-        source = setting.flag
+    for info in table():
+        raw = overrides.get(info.name)
+        source = info.flag
         if raw is None:
-            raw = environ.get(setting.env)
-            source = setting.env
+            raw, source = environ.get(info.env), info.env
         if raw is None:
-            raw, source = setting.default, "default"
+            continue
         try:
-            values[setting.name] = setting.parse(raw)
+            values[info.name] = info.parse(raw)
         except ValueError as exc:
-            shown = "***" if setting.secret else repr(raw)
+            shown = "***" if info.secret else repr(raw)
             raise ConfigError(f"{source}={shown}: {exc}") from None
-    return values
+    settings = Settings(**values)
+    return _with_password_file(settings)
+
+
+def _with_password_file(settings: Settings) -> Settings:
+    path = settings.kafka_sasl_password_file
+    if not path:
+        return settings
+    try:
+        password = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"kafka_sasl_password_file: cannot read {path}: {exc.strerror}") from None
+    return attrs.evolve(settings, kafka_sasl_password=password)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (``python -m entrypoints.settings`` prints it)."""
+    lines = ["| variable | flag | default | meaning |", "|---|---|---|---|"]
+    for info in table():
+        default = "(empty)" if info.default in ("", {}) else f"`{info.default}`"
+        lines.append(f"| `{info.env}` | `{info.flag}` | {default} | {info.help} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -7,8 +7,9 @@ Plug in a repository and a cache (see ``order_core.ports``) and use:
 - ``CacheAdmin``: warm the cache up with recent orders, or reset it.
 """
 
+from order_core.breaker import CircuitBreaker
 from order_core.cache_admin import CacheAdmin
-from order_core.cache_writer import CacheWriter
+from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
 from order_core.errors import (
     CacheUnavailable,
@@ -16,21 +17,24 @@ from order_core.errors import (
     InvalidOrder,
     InvalidOrderId,
     RejectedByRepository,
+    RepositoryFailed,
     RepositoryUnavailable,
 )
 from order_core.ingest import IngestResult, Rejected, SaveThenCache
-from order_core.lookup import ABSENT, CacheThenRepository
+from order_core.lookup import Answer, CacheThenRepository
 from order_core.model import Delivery, Item, Order, Payment
-from order_core.order_id import MAX_ORDER_UID_LENGTH, check_order_uid, order_uid_problem
+from order_core.order_id import check_order_uid, order_uid_problem
 from order_core.ports import EncodedOrder, NoTelemetry, OrderCache, OrderRepository, Telemetry
+from order_core.schema import MAX_ORDER_UID_LENGTH
 
 __all__ = [
-    "ABSENT",
     "MAX_ORDER_UID_LENGTH",
+    "Answer",
     "CacheAdmin",
+    "CacheGateway",
     "CacheThenRepository",
     "CacheUnavailable",
-    "CacheWriter",
+    "CircuitBreaker",
     "Delivery",
     "EncodedOrder",
     "FieldError",
@@ -45,6 +49,7 @@ __all__ = [
     "Payment",
     "Rejected",
     "RejectedByRepository",
+    "RepositoryFailed",
     "RepositoryUnavailable",
     "SaveThenCache",
     "Telemetry",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from order_core.cache_writer import CacheWriter
+from order_core.cache_gateway import CacheGateway
 from order_core.ports import OrderRepository
 
 DEFAULT_WARM_UP_ORDERS = 10_000
@@ -10,9 +10,9 @@ DEFAULT_WARM_UP_BATCH = 500
 
 
 class CacheAdmin:
-    def __init__(self, repository: OrderRepository, cache_writer: CacheWriter) -> None:
+    def __init__(self, repository: OrderRepository, cache: CacheGateway) -> None:
         self._repository = repository
-        self._writer = cache_writer
+        self._cache = cache
 
     def warm_up(
         self, limit: int = DEFAULT_WARM_UP_ORDERS, batch_size: int = DEFAULT_WARM_UP_BATCH
@@ -21,13 +21,11 @@ class CacheAdmin:
 
         Raises CacheUnavailable if the cache fails (the caller decides whether that matters).
         """
-        loaded = 0
-        for batch in self._repository.recent_documents(limit, batch_size):
-            small = {k: v for k, v in batch.items() if len(v) <= self._writer.cache.max_value_bytes}
-            self._writer.cache.set_many(small)
-            loaded += len(small)
-        return loaded
+        return sum(
+            self._cache.warm(batch)
+            for batch in self._repository.recent_documents(limit, batch_size)
+        )
 
     def reset(self) -> None:
         """Drop every cached entry; later lookups refill from the repository."""
-        self._writer.cache.clear()
+        self._cache.reset()

@@ -1,33 +1,58 @@
-"""Orders to and from the bytes of a message or a cached document.
+"""Orders to and from bytes: the message that brings one, the document that serves it.
 
-An order is parsed once, from the message, and encoded once, to the canonical JSON document
-that is stored beside the rows and cached, so that a lookup can send bytes as they are.
+Decoding has two paths over one schema (the model's annotations). The fast one is
+msgspec decoding straight into the model, which stops at the first problem. Only when it
+fails does ``explain`` walk the decoded JSON to name every problem at once, for the
+dead-letter record. Both paths apply the same bounds, so they always agree on whether a
+message is an order (a property test holds them to it).
 """
 
 from __future__ import annotations
 
-import orjson
+import msgspec
 
 from order_core.errors import FieldError, InvalidOrder
+from order_core.explain import explain
 from order_core.model import Order
+
+_DECODER = msgspec.json.Decoder(Order)
+_ENCODER = msgspec.json.Encoder()
+# PostgreSQL text cannot hold NUL, and JSON can only carry one escaped: a message without
+# this sequence has no NUL anywhere (one with it may still be fine: the slow path decides).
+_ESCAPED_NUL = b"\\u0000"
+_UNDECODABLE = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 def decode_order(raw: bytes) -> Order:
-    """Parse a message's bytes; raise InvalidOrder saying why it is not an order."""
+    """Parse a message's bytes; raise InvalidOrder naming every problem found."""
     if not raw:
         raise InvalidOrder([FieldError("", "message is empty")])
+    if _ESCAPED_NUL not in raw:
+        try:
+            return _DECODER.decode(raw)
+        except _UNDECODABLE:
+            pass
+    problems = explain(_decode_json(raw))
+    if problems:
+        raise InvalidOrder(problems)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        reason = f"message is not UTF-8: {exc.reason} at byte {exc.start}"
-        raise InvalidOrder([FieldError("", reason)]) from None
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidOrder([FieldError("", f"message is not JSON: {exc}")]) from None
-    return Order.from_dict(data)
+        return _DECODER.decode(raw)
+    except _UNDECODABLE as exc:  # the two paths disagree: still never an order
+        raise InvalidOrder([FieldError("", str(exc))]) from None
 
 
 def encode_order(order: Order) -> bytes:
     """The canonical JSON document of an order (compact, in the sample's key order)."""
-    return orjson.dumps(order.to_dict())
+    return _ENCODER.encode(order)
+
+
+def _decode_json(raw: bytes) -> object:
+    try:
+        return msgspec.json.decode(raw)
+    except UnicodeDecodeError as exc:
+        reason = f"message is not UTF-8: {exc.reason} at byte {exc.start}"
+    except RecursionError:
+        reason = "message is not JSON this service reads: nested too deeply"
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        reason = f"message is not JSON: {exc}"
+    raise InvalidOrder([FieldError("", reason)])

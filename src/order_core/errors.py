@@ -1,4 +1,5 @@
-"""Exceptions the core raises, and the ones adapters raise so the core can react to them."""
+"""The core's exceptions. Every failure falls into one of these classes, and each class
+has one defined outcome for the caller (see each docstring)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class FieldError:
 
 
 class InvalidOrder(ValueError):
-    """A message that is not a valid order. Holds every problem found, not just the first."""
+    """A message that is not a valid order: dead-letter it. Holds every problem found."""
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = tuple(errors)
@@ -25,19 +26,24 @@ class InvalidOrder(ValueError):
 
 
 class InvalidOrderId(ValueError):
-    """An order id that may not be looked up (empty, too long, characters outside the safe set)."""
+    """An order id that may not be looked up: answer 400."""
 
 
 class RepositoryUnavailable(RuntimeError):
-    """The source of truth cannot be reached; the caller must not act as if work was saved."""
+    """The store cannot do the work now but may later (down, failing over, overloaded,
+    a conflict with another transaction): retry; nothing was saved."""
 
 
 class RejectedByRepository(ValueError):
-    """The store refused the data itself (a constraint, a value it cannot hold).
+    """The store refused the data itself (a value it cannot hold, a constraint).
 
-    Retrying the same batch cannot succeed, so the caller must find and set aside the
-    offending order rather than wait for the store.
+    Retrying cannot help: find the offending order and dead-letter it.
     """
+
+
+class RepositoryFailed(RuntimeError):
+    """The store failed in a way that neither waiting nor setting an order aside mends
+    (a missing table or privilege, a bug): stop consuming and say why."""
 
 
 class CacheUnavailable(RuntimeError):

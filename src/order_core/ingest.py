@@ -1,4 +1,9 @@
-"""Save-then-cache: turn a batch of raw messages into saved, cached orders."""
+"""Save-then-cache: turn a batch of raw messages into saved, cached orders.
+
+Every message ends in exactly one of three outcomes: saved (new), already stored (a
+replay or a repeat of a saved order_uid), or rejected with a reason (invalid, or refused
+by the store). The repository's errors that are not about one order propagate.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,19 @@ from collections.abc import Sequence
 
 import attrs
 
-from order_core.cache_writer import CacheWriter
+from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
 from order_core.errors import FieldError, InvalidOrder, RejectedByRepository
 from order_core.model import Order
 from order_core.ports import EncodedOrder, NoTelemetry, OrderRepository, Telemetry
 
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
+MAX_REASON_CHARS = 2_000  # a dead-letter reason stays small whatever the message holds
 
 
 @attrs.frozen
 class Rejected:
-    """A message that is not a valid order: its position in the batch and why."""
+    """A message that is not a valid order, or one the store refused: its index and why."""
 
     index: int
     reason: str
@@ -28,94 +34,105 @@ class IngestResult:
     inserted: frozenset[str]  # order_uids saved for the first time
     already_stored: int  # valid orders whose order_uid was stored before (replays, repeats)
     rejected: tuple[Rejected, ...]
-    accepted: tuple[tuple[int, str], ...] = ()  # (message index, order_uid) of valid messages
+    accepted: tuple[tuple[int, str], ...] = ()  # (message index, order_uid) of saved or stored
 
 
 class SaveThenCache:
     """Validate a batch, save the valid orders in one transaction, then cache them.
 
-    If the repository raises, nothing was saved and the exception propagates: the caller
-    must not acknowledge the batch. Cache failures are counted and never propagate.
+    If the repository raises RepositoryUnavailable or RepositoryFailed, the exception
+    propagates and the caller must not acknowledge the batch (part of it may be saved;
+    saving again is harmless). An order the store refuses is found by bisecting the batch
+    and rejected with the store's reason. Cache failures never propagate.
     """
 
     def __init__(
         self,
         repository: OrderRepository,
-        cache_writer: CacheWriter,
+        cache: CacheGateway,
         telemetry: Telemetry | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._repository = repository
-        self._cache_writer = cache_writer
+        self._cache = cache
         self._telemetry = telemetry or NoTelemetry()
         self._max_message_bytes = max_message_bytes
 
     def __call__(self, messages: Sequence[bytes]) -> IngestResult:
-        valid: dict[str, EncodedOrder] = {}
-        positions: dict[str, int] = {}
+        if not messages:
+            self._cache.repair()  # an idle moment: mend failed cache writes
+            return IngestResult(frozenset(), 0, ())
         rejected: list[Rejected] = []
-        accepted: list[tuple[int, str]] = []
-        repeats = 0
+        copies: dict[str, list[tuple[int, Order]]] = {}  # every valid copy, in message order
         for index, raw in enumerate(messages):
             try:
                 order = self._parse(raw)
             except InvalidOrder as exc:
-                rejected.append(Rejected(index, str(exc)))
+                rejected.append(Rejected(index, _capped(str(exc))))
                 continue
-            accepted.append((index, order.order_uid))
-            if order.order_uid in valid:  # orders never change: the first copy wins
-                repeats += 1
-                continue
-            valid[order.order_uid] = EncodedOrder(order, encode_order(order))
-            positions[order.order_uid] = index
+            copies.setdefault(order.order_uid, []).append((index, order))
 
-        inserted = self._save(valid, positions, rejected)
-        rejected.sort(key=lambda r: r.index)
+        inserted, stored = self._save_rounds(copies, rejected)
         # Only after the commit: the cache never holds an order the repository lacks.
-        self._cache_writer.store(
-            {uid: valid[uid].document for uid in inserted},
-            stale=[uid for uid in valid if uid not in inserted],
+        self._cache.store(
+            {uid: stored[uid].document for uid in inserted},
+            stale=[uid for uid in stored if uid not in inserted],
         )
-        already_stored = repeats + len(valid) - len(inserted)
+        accepted = sorted((index, uid) for uid, runs in copies.items() for index, _ in runs)
+        already_stored = len(accepted) - len(inserted)
+        rejected.sort(key=lambda r: r.index)
         self._telemetry.count("orders_saved", len(inserted))
         self._telemetry.count("orders_already_stored", already_stored)
         self._telemetry.count("orders_rejected", len(rejected))
-        refused = {r.index for r in rejected}
-        return IngestResult(
-            frozenset(inserted),
-            already_stored,
-            tuple(rejected),
-            tuple(a for a in accepted if a[0] not in refused),
-        )
+        return IngestResult(frozenset(inserted), already_stored, tuple(rejected), tuple(accepted))
 
-    def _save(
-        self, valid: dict[str, EncodedOrder], positions: dict[str, int], rejected: list[Rejected]
-    ) -> set[str]:
-        if not valid:
-            return set()
-        try:
-            return self._repository.save_many(list(valid.values()))
-        except RejectedByRepository:
-            pass
-        # Rare: the store refused something validation let through. Save one order at a
-        # time to find it, so that one bad order cannot hold up the whole partition.
+    def _save_rounds(
+        self, copies: dict[str, list[tuple[int, Order]]], rejected: list[Rejected]
+    ) -> tuple[set[str], dict[str, EncodedOrder]]:
+        """Save the first copy of each order_uid; if the store refuses one, its next copy
+        (if any) gets its turn in the next round: the first copy the store takes wins."""
         inserted: set[str] = set()
-        for uid, encoded in list(valid.items()):
-            try:
-                inserted |= self._repository.save_many([encoded])
-            except RejectedByRepository as exc:
-                rejected.append(Rejected(positions[uid], f"refused by the store: {exc}"))
-                del valid[uid]
-        return inserted
+        stored: dict[str, EncodedOrder] = {}
+        pending = list(copies)  # order_uids whose first remaining copy is to be saved
+        while pending:
+            batch = [EncodedOrder(o, encode_order(o)) for o in (copies[u][0][1] for u in pending)]
+            saved, refused = self._save_isolating(batch)
+            inserted |= saved
+            pending = []
+            for encoded in batch:
+                uid = encoded.order_uid
+                if uid not in refused:
+                    stored[uid] = encoded
+                    continue
+                index, _ = copies[uid].pop(0)
+                rejected.append(Rejected(index, _capped(f"refused by the store: {refused[uid]}")))
+                if copies[uid]:
+                    pending.append(uid)
+                else:
+                    del copies[uid]
+        return inserted, stored
+
+    def _save_isolating(self, batch: list[EncodedOrder]) -> tuple[set[str], dict[str, str]]:
+        """Save the batch; when the store refuses it, bisect to find the orders it refuses.
+
+        k refused orders in n cost O(k log n) transactions, not n.
+        """
+        try:
+            return self._repository.save_many(batch), {}
+        except RejectedByRepository as exc:
+            if len(batch) == 1:
+                return set(), {batch[0].order_uid: str(exc)}
+        middle = len(batch) // 2
+        saved, refused = self._save_isolating(batch[:middle])
+        more_saved, more_refused = self._save_isolating(batch[middle:])
+        return saved | more_saved, refused | more_refused
 
     def _parse(self, raw: bytes) -> Order:
         if len(raw) > self._max_message_bytes:
-            raise InvalidOrder(
-                [
-                    FieldError(
-                        "",
-                        f"message is {len(raw)} bytes, over the limit of {self._max_message_bytes}",
-                    )
-                ]
-            )
+            reason = f"message is {len(raw)} bytes, over the limit of {self._max_message_bytes}"
+            raise InvalidOrder([FieldError("", reason)])
         return decode_order(raw)
+
+
+def _capped(reason: str) -> str:
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"

@@ -1,93 +1,106 @@
-"""Cache-then-repository lookups: the read path of the service."""
+"""Cache-then-repository lookups: the read path of the service.
+
+A lookup is three steps, each a method, so that a server can run each where it belongs:
+process memory (never blocks), the cache (may block briefly), the repository (may block
+up to its timeout; bounded separately so that misses never hold up hits).
+"""
 
 from __future__ import annotations
 
-import logging
+import attrs
 
-from order_core.cache_writer import CacheWriter
+from order_core.breaker import CircuitBreaker
+from order_core.cache_gateway import ABSENT, CacheGateway
 from order_core.codec import decode_order
-from order_core.errors import CacheUnavailable
+from order_core.errors import RepositoryUnavailable
 from order_core.model import Order
 from order_core.order_id import check_order_uid
 from order_core.ports import NoTelemetry, OrderRepository, Telemetry
 from order_core.single_flight import SingleFlight
 
-log = logging.getLogger(__name__)
 
-# Cached in place of a document to remember that an id is unknown (documents are never empty).
-ABSENT = b""
-DEFAULT_NEGATIVE_TTL = 5.0
+@attrs.frozen
+class Answer:
+    """The final answer to a lookup: the order's document, or None when there is no such order."""
+
+    document: bytes | None
 
 
 class CacheThenRepository:
     """Answer from the cache; on a miss read the repository once and fill the cache.
 
-    Concurrent misses for one id share a single repository read. An unknown id is cached
-    as absent for ``negative_ttl`` seconds (0 turns that off); saving the order replaces
-    that entry, so a new order is visible at once. Raises InvalidOrderId for a bad id and
-    RepositoryUnavailable when a miss cannot be answered.
+    Concurrent misses for one id share one repository read. An unknown id is cached as
+    absent for the negative ttl; saving the order replaces that entry, so a new order is
+    visible at once. While the repository is known to be down (its circuit is open), a
+    miss fails at once instead of waiting for a connection.
     """
 
     def __init__(
         self,
         repository: OrderRepository,
-        cache_writer: CacheWriter,
+        cache: CacheGateway,
         telemetry: Telemetry | None = None,
-        negative_ttl: float = DEFAULT_NEGATIVE_TTL,
+        repository_breaker: CircuitBreaker | None = None,
     ) -> None:
         self._repository = repository
-        self._writer = cache_writer
-        self._cache = cache_writer.cache
+        self._cache = cache
         self._telemetry = telemetry or NoTelemetry()
-        self._negative_ttl = negative_ttl
+        self.repository_breaker = repository_breaker or CircuitBreaker(
+            "repository", reset_after=1.0, telemetry=self._telemetry
+        )
         self._flight: SingleFlight[bytes | None] = SingleFlight()
 
     def get_document(self, order_uid: str) -> bytes | None:
-        """The order's JSON document, or None when no such order exists."""
-        cached = self.peek(order_uid)
-        if cached is not None:
-            return None if cached == ABSENT else cached
-        self._telemetry.count("cache_misses")
-        return self._flight.run(order_uid, lambda: self._read_through(order_uid))
-
-    def peek(self, order_uid: str) -> bytes | None:
-        """Only the cache's answer: a document, ABSENT (known unknown), or None on a miss.
-
-        With an in-process cache this never blocks, so an async caller can answer hits
-        without handing the request to a thread.
-        """
-        check_order_uid(order_uid)
-        cached = self._cached(order_uid)
-        if cached is not None:
-            self._telemetry.count("cache_hits" if cached != ABSENT else "cache_negative_hits")
-        return cached
+        """The order's JSON document, or None when there is no such order. Raises
+        InvalidOrderId for a bad id and RepositoryUnavailable when a miss cannot be answered."""
+        answer = self.answer_from_memory(order_uid) or self.answer_from_cache(order_uid)
+        return (answer or self.answer_from_repository(order_uid)).document
 
     def get(self, order_uid: str) -> Order | None:
         """The order itself, for library users who want objects rather than JSON."""
         document = self.get_document(order_uid)
         return None if document is None else decode_order(document)
 
-    def _cached(self, order_uid: str) -> bytes | None:
-        # A failed earlier write may have left a stale entry: mend that before trusting it.
-        if not self._writer.repair():
-            return None
+    def answer_from_memory(self, order_uid: str) -> Answer | None:
+        """Step 1, never blocks: the answer if this process holds it. Checks the id."""
+        check_order_uid(order_uid)
+        return self._counted(self._cache.peek(order_uid))
+
+    @property
+    def cache_may_block(self) -> bool:
+        """Whether step 2 can block (a shared cache); with a local one it has nothing to add."""
+        return not self._cache.local
+
+    def answer_from_cache(self, order_uid: str) -> Answer | None:
+        """Step 2: the cache's answer, or None on a miss (or when the cache fails)."""
+        if self._cache.local:
+            return None  # step 1 has already asked it
+        return self._counted(self._cache.read(order_uid))
+
+    def answer_from_repository(self, order_uid: str) -> Answer:
+        """Step 3: read the repository (once for concurrent callers) and fill the cache."""
+        self._telemetry.count("cache_misses")
+        if not self.repository_breaker.allow():
+            raise RepositoryUnavailable("the order store is down; not retried for a moment")
         try:
-            return self._cache.get(order_uid)
-        except CacheUnavailable as exc:
-            self._telemetry.count("cache_errors")
-            log.warning("cache read failed: %s", exc)
-            return None
+            document = self._flight.run(order_uid, lambda: self._read_through(order_uid))
+        except RepositoryUnavailable:
+            self.repository_breaker.failed()
+            raise
+        self.repository_breaker.succeeded()
+        return Answer(document)
 
     def _read_through(self, order_uid: str) -> bytes | None:
         self._telemetry.count("repository_reads")
         document = self._repository.get_document(order_uid)
-        try:
-            if document is None:
-                if self._negative_ttl > 0:
-                    self._cache.add(order_uid, ABSENT, self._negative_ttl)
-            elif len(document) <= self._cache.max_value_bytes:
-                self._cache.add(order_uid, document)
-        except CacheUnavailable as exc:
-            self._telemetry.count("cache_errors")
-            log.warning("cache fill failed: %s", exc)
+        self._cache.fill(order_uid, document)
         return document
+
+    def _counted(self, cached: bytes | None) -> Answer | None:
+        if cached is None:
+            return None
+        if cached == ABSENT:
+            self._telemetry.count("cache_negative_hits")
+            return Answer(None)
+        self._telemetry.count("cache_hits")
+        return Answer(cached)

@@ -1,15 +1,14 @@
-"""What an order id may look like, checked before an id reaches a cache key or a query."""
+"""What an order id may look like, checked before an id reaches a cache key or a query.
+
+The rule is the schema's (``OrderUid``): the same one validates incoming orders.
+"""
 
 from __future__ import annotations
 
-import re
+import msgspec
 
 from order_core.errors import InvalidOrderId
-
-MAX_ORDER_UID_LENGTH = 64
-# Letters, digits, '-', '_', '.': safe as a Memcached key (no spaces or control characters)
-# and in a URL path segment without escaping.
-_ORDER_UID = re.compile(r"[A-Za-z0-9_.\-]+")
+from order_core.schema import MAX_ORDER_UID_LENGTH, OrderUid
 
 
 def order_uid_problem(value: str) -> str | None:
@@ -18,7 +17,9 @@ def order_uid_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_ORDER_UID_LENGTH:
         return f"must be at most {MAX_ORDER_UID_LENGTH} characters"
-    if not _ORDER_UID.fullmatch(value):
+    try:
+        msgspec.convert(value, OrderUid)
+    except msgspec.ValidationError:
         return "may hold only letters, digits, '-', '_' and '.'"
     return None
 

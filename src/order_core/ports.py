@@ -1,7 +1,8 @@
 """The ports: what the core needs from the outside world, each with its contract.
 
 Adapters implement these Protocols (PostgreSQL, Memcached, Redis, in-memory); the core
-depends only on them. Each contract is also checked by a shared test suite.
+depends only on them. Each contract is checked by a shared test suite run against every
+implementation (tests/contracts).
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ class EncodedOrder:
 class OrderRepository(Protocol):
     """The source of truth for orders.
 
-    Every method raises RepositoryUnavailable when the store cannot be reached; nothing is
-    half-done then: a failed ``save_many`` has saved nothing.
+    Every method raises RepositoryUnavailable when the store cannot do the work now (down,
+    failing over, overloaded: retry later), and RepositoryFailed when retrying cannot help
+    (a missing table or privilege). ``save_many`` raises RejectedByRepository when the
+    store refuses the data of some order in the batch. A failed ``save_many`` has saved
+    nothing.
     """
 
     def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
@@ -49,6 +53,10 @@ class OrderRepository(Protocol):
         """The ``limit`` most recently saved orders, newest first, in batches."""
         ...
 
+    def ping(self) -> None:
+        """Return when the store answers now; raise as above otherwise."""
+        ...
+
 
 class OrderCache(Protocol):
     """A cache of JSON documents by order_uid, in front of the repository.
@@ -60,9 +68,15 @@ class OrderCache(Protocol):
 
     backend: str
     max_value_bytes: int
+    local: bool  # every entry lives in this process: ``get`` never blocks
 
     def get(self, key: str) -> bytes | None:
         """The cached value, or None on a miss."""
+        ...
+
+    def peek(self, key: str) -> bytes | None:
+        """The value if this process holds it in memory, without blocking; None otherwise
+        (then ask ``get``). Never raises."""
         ...
 
     def set_many(self, entries: Mapping[str, bytes], ttl: float | None = None) -> None:
@@ -83,13 +97,19 @@ class OrderCache(Protocol):
 
 
 class Telemetry(Protocol):
-    """Counts what happens in the core (cache hits, saves, rejections) for metrics."""
+    """Counts what happens in the core (cache hits, saves, rejections) and reports states
+    (a circuit open or closed) for metrics. Unknown names are ignored."""
 
     def count(self, event: str, amount: int = 1) -> None: ...
+
+    def gauge(self, name: str, value: float) -> None: ...
 
 
 class NoTelemetry:
     """Counts nothing: the default for library users who do not export metrics."""
 
     def count(self, event: str, amount: int = 1) -> None:
+        return None
+
+    def gauge(self, name: str, value: float) -> None:
         return None

@@ -13,12 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
 
 from adapters.kafka.topics import ensure_topics
 from adapters.postgres.migrations import migrate
-from adapters.postgres.repository import PostgresOrderRepository, open_pool
-from entrypoints.settings import load
+from adapters.postgres.repository import PostgresOrderRepository
+from entrypoints.settings import Settings, load
 
 ADMIN_URL = os.environ.get(
     "ORDER_SERVICE_TEST_DATABASE_URL", "postgresql://orders:orders@127.0.0.1:5432/orders"
@@ -53,16 +52,11 @@ def clean_database(database_url: str) -> str:
 
 
 @pytest.fixture
-def pool(clean_database: str) -> Iterator[ConnectionPool]:
-    pool = open_pool(clean_database, max_size=4)
-    pool.wait(10)
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def repository(pool: ConnectionPool) -> PostgresOrderRepository:
-    return PostgresOrderRepository(pool)
+def repository(clean_database: str) -> Iterator[PostgresOrderRepository]:
+    repository = PostgresOrderRepository.open(clean_database, pool_size=4)
+    repository.ping()
+    yield repository
+    repository.close()
 
 
 @pytest.fixture
@@ -73,7 +67,7 @@ def topic() -> str:
     return name
 
 
-def service_settings(database_url: str, topic: str, **changes: Any) -> dict[str, Any]:
+def service_settings(database_url: str, topic: str, **changes: Any) -> Settings:
     """Settings as the service would load them, pointed at this test's resources."""
     overrides = {
         "kafka_bootstrap": KAFKA,

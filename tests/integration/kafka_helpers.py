@@ -9,15 +9,16 @@ from contextlib import contextmanager
 
 from confluent_kafka import Consumer, TopicPartition
 
-from adapters.kafka.batch_consumer import OrderConsumer
+from adapters.kafka.order_consumer import OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.records import Record
 from tests.integration.conftest import KAFKA
 
 
 def publish(topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
     publisher = KafkaPublisher(KAFKA)
     try:
-        return publisher.publish(topic, list(messages))
+        return publisher.publish(topic, [Record(k, v) for k, v in messages])
     finally:
         publisher.close()
 

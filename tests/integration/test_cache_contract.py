@@ -24,6 +24,7 @@ from pymemcache.client.base import Client
 
 from adapters.memcached_cache import MemcachedOrderCache
 from adapters.memory_cache import InMemoryOrderCache
+from adapters.near_cache import NearCachedOrderCache
 from adapters.redis_cache import RedisOrderCache
 from order_core.errors import CacheUnavailable
 from order_core.ports import OrderCache
@@ -56,10 +57,13 @@ def new_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
 
 
-@pytest.fixture(params=["memory", "memcached", "redis"])
+@pytest.fixture(params=["memory", "memcached", "redis", "memcached+near", "redis+near"])
 def make_cache(request: pytest.FixtureRequest) -> Iterator[CacheFactory]:
-    """Builds caches of one backend; ``reachable=False`` gives one whose backend is down."""
-    backend: str = request.param
+    """Builds caches of one backend; ``reachable=False`` gives one whose backend is down.
+
+    "+near": the shared cache behind a NearCachedOrderCache, which must keep the contract.
+    """
+    backend, _, near = str(request.param).partition("+")
     prefix = new_prefix()
     closers: list[Callable[[], None]] = []
 
@@ -88,6 +92,8 @@ def make_cache(request: pytest.FixtureRequest) -> Iterator[CacheFactory]:
                 cache.get("reachability-check")
             except CacheUnavailable as exc:
                 pytest.fail(f"{backend} is not reachable at {where} ({exc}); run {START_COMMAND}")
+        if near:
+            return NearCachedOrderCache(cache, InMemoryOrderCache(default_ttl=default_ttl))
         return cache
 
     yield make

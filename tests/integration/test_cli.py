@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from entrypoints.order_generator import messages
+from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
 from tests.integration.conftest import KAFKA
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
-from entrypoints.order_generator import messages
+from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import publish, wait_for

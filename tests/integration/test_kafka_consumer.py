@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from adapters.kafka.batch_consumer import ConsumerSettings, OrderConsumer
+from adapters.kafka.dead_letters import DeadLetterPublisher
+from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
-from entrypoints.order_generator import messages
-from order_core import CacheWriter, EncodedOrder, RepositoryUnavailable, SaveThenCache
+from order_tools.fake_orders import messages
+from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveThenCache
 from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import KAFKA
 from tests.integration.kafka_helpers import (
@@ -53,19 +54,22 @@ class WatchedRepository:
     def recent_documents(self, limit: int, batch_size: int):  # type: ignore[no-untyped-def]
         return self.real.recent_documents(limit, batch_size)
 
+    def ping(self) -> None:
+        self.real.ping()
+
 
 def make_consumer(topic: str, repository: object, batch_size: int = 200) -> OrderConsumer:
     settings = ConsumerSettings(
         bootstrap_servers=KAFKA,
         topic=topic,
-        dead_letter_topic=f"{topic}.dlq",
         group_id=f"group-{topic}",
         batch_size=batch_size,
         retry_initial=0.2,
         retry_max=1.0,
     )
-    ingest = SaveThenCache(repository, CacheWriter(InMemoryOrderCache()))  # type: ignore[arg-type]
-    return OrderConsumer(settings, ingest, KafkaPublisher(KAFKA))
+    ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()))  # type: ignore[arg-type]
+    dead_letters = DeadLetterPublisher(KafkaPublisher(KAFKA), f"{topic}.dlq")
+    return OrderConsumer(settings, ingest, dead_letters)
 
 
 def test_sample_is_accepted_exactly_as_it_is(
@@ -94,7 +98,7 @@ def test_offsets_are_committed_only_after_the_database_commit(
         wait_for(lambda: committed_offsets(topic, group) == ends, what="all offsets committed")
     # While the saves failed nothing was committed, and no save saw its own batch committed.
     assert watched.committed_during_saves[:3] == [dict.fromkeys(range(4), 0)] * 3
-    assert consumer.stats.retries >= 3
+    assert consumer.state.retries >= 3
     assert repository.count() == count
     assert sum(ends.values()) == count
 
@@ -104,12 +108,12 @@ def test_a_duplicate_message_does_not_create_a_second_order(
 ) -> None:
     publish(topic, [(SAMPLE_ID.encode(), sample_bytes)] * 3)
     with running(make_consumer(topic, repository)) as consumer:
-        wait_for(lambda: consumer.stats.messages == 3, what="three messages handled")
+        wait_for(lambda: consumer.state.messages == 3, what="three messages handled")
     publish(topic, [(SAMPLE_ID.encode(), sample_bytes)])
     with running(make_consumer(topic, repository)) as consumer:
-        wait_for(lambda: consumer.stats.messages == 1, what="the repeat handled")
+        wait_for(lambda: consumer.state.messages == 1, what="the repeat handled")
     assert repository.count() == 1
-    assert consumer.stats.already_stored == 1
+    assert consumer.state.already_stored == 1
 
 
 def test_invalid_messages_go_to_the_dead_letter_topic_with_reasons(
@@ -143,8 +147,8 @@ def test_consumer_events_carry_order_uid_partition_and_offset(
 ) -> None:
     publish(topic, [(SAMPLE_ID.encode(), sample_bytes), (b"x", b"junk")])
     consumer = make_consumer(topic, repository)
-    with caplog.at_level(logging.DEBUG, logger="adapters.kafka.batch_consumer"), running(consumer):
-        wait_for(lambda: consumer.stats.messages == 2, what="two messages handled")
+    with caplog.at_level(logging.DEBUG, logger="adapters.kafka.order_consumer"), running(consumer):
+        wait_for(lambda: consumer.state.messages == 2, what="two messages handled")
     saved = [r for r in caplog.records if r.getMessage() == "order saved"]
     assert [(r.order_uid, r.partition >= 0, r.offset >= 0) for r in saved] == [  # type: ignore[attr-defined]
         (SAMPLE_ID, True, True)

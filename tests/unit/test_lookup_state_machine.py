@@ -11,11 +11,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
+from adapters.near_cache import NearCachedOrderCache
 from order_core import (
     CacheAdmin,
+    CacheGateway,
     CacheThenRepository,
     CacheUnavailable,
-    CacheWriter,
+    CircuitBreaker,
     Order,
     RepositoryUnavailable,
     SaveThenCache,
@@ -34,15 +36,29 @@ def variant(order_uid: str, version: int) -> Order:
 
 
 class LookupMachine(RuleBasedStateMachine):
+    near = False  # a near cache in front of a "shared" one (NearLookupMachine)
+
     def __init__(self) -> None:
         super().__init__()
         self.now = 0.0
         self.repository = InMemoryOrderRepository()
-        self.cache = InMemoryOrderCache(max_entries=3, clock=lambda: self.now)  # evicts often
-        writer = CacheWriter(self.cache)
-        self.ingest = SaveThenCache(self.repository, writer)
-        self.lookup = CacheThenRepository(self.repository, writer, negative_ttl=30)
-        self.admin = CacheAdmin(self.repository, writer)
+        # The cache that fails and restarts; small, so it evicts often.
+        self.cache = InMemoryOrderCache(max_entries=3, clock=lambda: self.now)
+        cache = self.cache
+        if self.near:
+            near = InMemoryOrderCache(max_entries=2, clock=lambda: self.now)
+            cache = NearCachedOrderCache(self.cache, near)  # type: ignore[assignment]
+        clock = lambda: self.now  # noqa: E731
+        gateway = CacheGateway(
+            cache, negative_ttl=30, breaker=CircuitBreaker("cache", reset_after=5, clock=clock)
+        )
+        self.ingest = SaveThenCache(self.repository, gateway)
+        self.lookup = CacheThenRepository(
+            self.repository,
+            gateway,
+            repository_breaker=CircuitBreaker("repository", reset_after=1, clock=clock),
+        )
+        self.admin = CacheAdmin(self.repository, gateway)
         self.truth: dict[str, Order] = {}
 
     @rule(order_uid=st.sampled_from(IDS), version=st.integers(0, 3))
@@ -59,7 +75,8 @@ class LookupMachine(RuleBasedStateMachine):
         try:
             found = self.lookup.get(order_uid)
         except RepositoryUnavailable:
-            assert not self.repository.available
+            # Down, or failed so recently that the breaker does not try it yet.
+            assert not self.repository.available or self.lookup.repository_breaker.is_open
             return
         assert found == self.truth.get(order_uid)
 
@@ -105,7 +122,7 @@ class LookupMachine(RuleBasedStateMachine):
     def repository_toggles(self) -> None:
         self.repository.available = not self.repository.available
 
-    @rule(seconds=st.sampled_from([1.0, 31.0]))
+    @rule(seconds=st.sampled_from([1.0, 6.0, 31.0]))  # under, between and over the ttls
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
 
@@ -114,5 +131,17 @@ class LookupMachine(RuleBasedStateMachine):
         assert len(self.repository) == len(self.truth)
 
 
-LookupMachine.TestCase.settings = settings(max_examples=500, stateful_step_count=30, deadline=None)
+    @rule()
+    def ingest_is_idle(self) -> None:
+        """The consumer polls with nothing new: a moment to repair failed cache writes."""
+        self.ingest([])
+
+
+class NearLookupMachine(LookupMachine):
+    near = True
+
+
+for machine in (LookupMachine, NearLookupMachine):
+    machine.TestCase.settings = settings(max_examples=300, stateful_step_count=30, deadline=None)
 TestLookupMachine = LookupMachine.TestCase
+TestNearLookupMachine = NearLookupMachine.TestCase

@@ -1,30 +1,35 @@
-"""Settings are validated and documented; the container resolves every provider."""
+"""Settings are typed, validated and documented; the container resolves every provider."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from entrypoints.cli import build_parser
 from entrypoints.container import build_container
-from entrypoints.settings import SETTINGS, ConfigError, load
+from entrypoints.settings import ConfigError, Settings, load, markdown_table, table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_defaults_match_the_local_run() -> None:
-    values = load({})
-    assert values["kafka_bootstrap"] == "localhost:9092"
-    assert values["kafka_topic"] == "orders"
-    assert values["http_port"] == 8080
-    assert values["memcached_servers"] == "localhost:11211"
-    assert "localhost:5432" in values["database_url"]
+    settings = load({})
+    assert settings == Settings()
+    assert settings.kafka_bootstrap == "localhost:9092"
+    assert settings.http_port == 8080
+    assert "localhost:5432" in settings.database_url
 
 
 def test_flag_beats_environment_beats_default() -> None:
-    assert load({"ORDER_SERVICE_HTTP_PORT": "9000"})["http_port"] == 9000
-    assert load({"ORDER_SERVICE_HTTP_PORT": "9000"}, {"http_port": "9100"})["http_port"] == 9100
+    assert load({"ORDER_SERVICE_HTTP_PORT": "9000"}).http_port == 9000
+    assert load({"ORDER_SERVICE_HTTP_PORT": "9000"}, {"http_port": "9100"}).http_port == 9100
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        load({}).http_port = 1  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -35,6 +40,8 @@ def test_flag_beats_environment_beats_default() -> None:
         ({"ORDER_SERVICE_BATCH_SIZE": "-1"}, "must be a positive integer"),
         ({"ORDER_SERVICE_NEGATIVE_TTL": "soon"}, "ORDER_SERVICE_NEGATIVE_TTL='soon'"),
         ({"ORDER_SERVICE_DATABASE_URL": " "}, "ORDER_SERVICE_DATABASE_URL=***"),
+        ({"ORDER_SERVICE_KAFKA_CONFIG": "no-equals-sign"}, "ORDER_SERVICE_KAFKA_CONFIG=***"),
+        ({"ORDER_SERVICE_KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw"}, "cannot read"),
     ],
 )
 def test_bad_values_are_one_clear_error(env: dict[str, str], message: str) -> None:
@@ -49,13 +56,44 @@ def test_secrets_are_not_echoed_in_errors() -> None:
     assert "   " not in str(info.value).split("=", 1)[1]
 
 
+def test_kafka_security_and_extra_properties_reach_every_client(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    settings = load(
+        {
+            "ORDER_SERVICE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "ORDER_SERVICE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+            "ORDER_SERVICE_KAFKA_SASL_USERNAME": "orders",
+            "ORDER_SERVICE_KAFKA_SASL_PASSWORD_FILE": str(secret),
+            "ORDER_SERVICE_KAFKA_SSL_CA_LOCATION": "/etc/ca.pem",
+            "ORDER_SERVICE_KAFKA_CONFIG": "client.rack=a; fetch.min.bytes = 1000",
+        }
+    )
+    assert settings.kafka_client_config() == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.username": "orders",
+        "sasl.password": "s3cret",
+        "ssl.ca.location": "/etc/ca.pem",
+        "client.rack": "a",
+        "fetch.min.bytes": "1000",
+    }
+    assert "s3cret" not in repr(table())
+
+
+def test_the_readme_configuration_table_is_the_generated_one() -> None:
+    readme = README.read_text()
+    block = readme.split("<!-- settings:start", 1)[1].split("<!-- settings:end -->", 1)[0]
+    assert block.split("\n", 1)[1].strip() == markdown_table()
+
+
 def test_every_setting_is_documented_in_the_readme_and_has_a_flag() -> None:
     readme = README.read_text()
-    help_text = build_parser().parse_args(["serve"])  # the parser builds with every flag
-    assert help_text.command == "serve"
-    for setting in SETTINGS:
-        assert f"`{setting.env}`" in readme, setting.env
-        assert f"`{setting.flag}`" in readme, setting.flag
+    args = build_parser().parse_args(["serve"])  # the parser builds with every flag
+    assert args.handler is not None
+    for info in table():
+        assert f"`{info.env}`" in readme, info.env
+        assert f"`{info.flag}`" in readme, info.flag
 
 
 def test_container_resolves_every_provider_without_servers() -> None:
@@ -63,9 +101,22 @@ def test_container_resolves_every_provider_without_servers() -> None:
     container = build_container(load({}, {"repository": "memory", "cache_backend": "memory"}))
     lookup = container.lookup()
     assert lookup is container.lookup()  # singletons
-    assert container.save_then_cache() is container.save_then_cache()
-    assert container.cache_writer().cache is container.cache()
-    assert container.cache().backend == "memory"
+    assert container.ingest() is container.ingest()
+    assert container.cache_gateway().backend == "memory"
     assert container.cache_admin().warm_up(10) == 0
-    assert container.consumer_settings().topic == "orders"
+    assert container.dead_letters().topic == "orders.dlq"
+    consumer = container.consumer()
+    assert consumer.settings.topic == "orders"
     container.shutdown_resources()
+
+
+@pytest.mark.parametrize("backend", ["memcached", "redis"])
+def test_shared_caches_get_a_near_cache_unless_turned_off(backend: str) -> None:
+    near = build_container(load({}, {"cache_backend": backend, "repository": "memory"}))
+    assert type(near.cache()).__name__ == "NearCachedOrderCache"
+    near.shutdown_resources()
+    plain = build_container(
+        load({}, {"cache_backend": backend, "repository": "memory", "near_cache_max_entries": "0"})
+    )
+    assert type(plain.cache()).__name__ != "NearCachedOrderCache"
+    plain.shutdown_resources()

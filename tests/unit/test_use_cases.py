@@ -13,19 +13,23 @@ from hypothesis import strategies as st
 
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
+from adapters.near_cache import NearCachedOrderCache
 from order_core import (
-    ABSENT,
     CacheAdmin,
+    CacheGateway,
     CacheThenRepository,
-    CacheWriter,
+    CircuitBreaker,
     EncodedOrder,
     InvalidOrderId,
     Order,
     RejectedByRepository,
+    RepositoryFailed,
     RepositoryUnavailable,
     SaveThenCache,
+    decode_order,
     encode_order,
 )
+from order_core.cache_gateway import ABSENT
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
 from tests.strategies import orders
 
@@ -50,10 +54,10 @@ class Service:
         self.clock = [0.0]
         self.repository = CountingRepository()
         self.cache = InMemoryOrderCache(clock=lambda: self.clock[0])
-        self.writer = CacheWriter(self.cache)
-        self.ingest = SaveThenCache(self.repository, self.writer, max_message_bytes=50_000)
-        self.lookup = CacheThenRepository(self.repository, self.writer, negative_ttl=negative_ttl)
-        self.admin = CacheAdmin(self.repository, self.writer)
+        self.gateway = CacheGateway(self.cache, negative_ttl=negative_ttl)
+        self.ingest = SaveThenCache(self.repository, self.gateway, max_message_bytes=50_000)
+        self.lookup = CacheThenRepository(self.repository, self.gateway)
+        self.admin = CacheAdmin(self.repository, self.gateway)
 
 
 def message(order: Order) -> bytes:
@@ -187,22 +191,36 @@ def test_cache_down_lookups_fall_back_and_ingest_still_saves(sample_bytes: bytes
     assert service.lookup.get(SAMPLE_ID) is not None
 
 
-def test_a_failed_cache_write_cannot_leave_a_stale_absent_entry(sample_bytes: bytes) -> None:
-    service = Service(negative_ttl=600)
-    assert service.lookup.get_document(SAMPLE_ID) is None  # cached as absent
-    service.cache.failing = True
-    service.ingest([sample_bytes])  # saved, but the cache write failed
-    service.cache.failing = False  # the cache is back, still holding "absent"
-    assert service.lookup.get_document(SAMPLE_ID) is not None
+@pytest.mark.parametrize("near", [False, True])
+def test_a_failed_cache_write_cannot_leave_a_stale_absent_entry(
+    sample_bytes: bytes, near: bool
+) -> None:
+    clock = [0.0]
+    repository = InMemoryOrderRepository()
+    shared = InMemoryOrderCache(clock=lambda: clock[0])
+    cache = NearCachedOrderCache(shared, InMemoryOrderCache()) if near else shared
+    breaker = CircuitBreaker("cache", reset_after=5, clock=lambda: clock[0])
+    gateway = CacheGateway(cache, negative_ttl=600, breaker=breaker)
+    ingest, lookup = SaveThenCache(repository, gateway), CacheThenRepository(repository, gateway)
+    assert lookup.get_document(SAMPLE_ID) is None  # cached as absent
+    shared.failing = True
+    ingest([sample_bytes])  # saved, but the cache write failed
+    shared.failing = False  # the cache is back, still holding "absent"
+    assert lookup.get_document(SAMPLE_ID) is not None  # the circuit is open: not asked
+    clock[0] += 6  # the circuit lets a trial through
+    assert lookup.get_document(SAMPLE_ID) is not None  # the key is suspect: not trusted
+    ingest([])  # an idle poll repairs the cache
+    assert gateway.suspect_keys == 0
+    assert lookup.get_document(SAMPLE_ID) is not None
 
 
 def test_values_over_the_cache_limit_are_served_not_cached() -> None:
     repository = InMemoryOrderRepository()
     cache = InMemoryOrderCache(max_value_bytes=2_000)
-    writer = CacheWriter(cache)
-    ingest = SaveThenCache(repository, writer)
-    lookup = CacheThenRepository(repository, writer)
-    big = attrs.evolve(_sample_like(1), entry="x" * 5_000)
+    gateway = CacheGateway(cache)
+    ingest = SaveThenCache(repository, gateway)
+    lookup = CacheThenRepository(repository, gateway)
+    big = attrs.evolve(_sample_like(1), items=_sample_like(1).items * 40)  # about 12 KB
     ingest([encode_order(big)])
     assert cache.get("order1") is None
     assert lookup.get("order1") == big
@@ -223,44 +241,55 @@ def test_warm_up_loads_the_most_recent_orders() -> None:
 
 def _sample_like(i: int) -> Order:
 
-    data = orjson.loads(SAMPLE_PATH.read_bytes())
-    data["order_uid"] = f"order{i}"
-    return Order.from_dict(data)
+    return attrs.evolve(decode_order(SAMPLE_PATH.read_bytes()), order_uid=f"order{i}")
 
 
-class RefusingRepository(InMemoryOrderRepository):
-    """Refuses any order whose entry is 'poison', as a database constraint would."""
-
-    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
-        if any(o.order.entry == "poison" for o in orders):
-            raise RejectedByRepository("check constraint violated")
-        return super().save_many(orders)
-
-
-def test_an_order_the_store_refuses_is_rejected_alone() -> None:
-    repository = RefusingRepository()
-    ingest = SaveThenCache(repository, CacheWriter(InMemoryOrderCache()))
-    good, poison, other = (
-        _sample_like(1),
-        attrs.evolve(_sample_like(2), entry="poison"),
-        _sample_like(3),
-    )
-    result = ingest([encode_order(good), encode_order(poison), encode_order(other)])
-    assert result.inserted == {"order1", "order3"}
-    assert [r.index for r in result.rejected] == [1]
-    assert "refused by the store" in result.rejected[0].reason
+def test_orders_the_store_refuses_are_found_by_bisection_and_rejected_alone() -> None:
+    repository = InMemoryOrderRepository()
+    repository.refuses = lambda o: o.order.entry == "poison"
+    ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()))
+    batch = [_sample_like(i) for i in range(64)]
+    batch[5] = attrs.evolve(batch[5], entry="poison")
+    batch[40] = attrs.evolve(batch[40], entry="poison")
+    result = ingest([encode_order(o) for o in batch])
+    assert result.inserted == {f"order{i}" for i in range(64)} - {"order5", "order40"}
+    assert [r.index for r in result.rejected] == [5, 40]
+    assert all("refused by the store" in r.reason for r in result.rejected)
+    # Bisection: far fewer transactions than one per order.
+    assert repository.saves <= 2 * 2 * 7
 
 
-def test_peek_answers_from_the_cache_alone(sample_bytes: bytes) -> None:
+def test_when_the_first_copy_is_refused_the_next_copy_gets_its_turn() -> None:
+    repository = InMemoryOrderRepository()
+    repository.refuses = lambda o: o.order.entry == "poison"
+    ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()))
+    poison = attrs.evolve(_sample_like(1), entry="poison")
+    fine = _sample_like(1)
+    result = ingest([encode_order(poison), encode_order(fine), encode_order(fine)])
+    assert result.inserted == {"order1"}
+    assert [r.index for r in result.rejected] == [0]
+    assert result.already_stored == 1
+    assert result.accepted == ((1, "order1"), (2, "order1"))
+
+
+def test_a_store_failure_that_no_retry_mends_propagates(sample_bytes: bytes) -> None:
     service = Service()
-    assert service.lookup.peek(SAMPLE_ID) is None  # a miss: nothing read
+    service.repository.failure = RepositoryFailed("permission denied for table orders")
+    with pytest.raises(RepositoryFailed):
+        service.ingest([sample_bytes])
+
+
+def test_memory_answers_alone_without_blocking(sample_bytes: bytes) -> None:
+    service = Service()
+    assert service.lookup.answer_from_memory(SAMPLE_ID) is None  # a miss: nothing read
     assert service.repository.reads == 0
     assert service.lookup.get_document(SAMPLE_ID) is None
-    assert service.lookup.peek(SAMPLE_ID) == ABSENT
+    answer = service.lookup.answer_from_memory(SAMPLE_ID)
+    assert answer is not None and answer.document is None  # known absent
     service.ingest([sample_bytes])
-    assert service.lookup.peek(SAMPLE_ID) == encode_order(
-        Order.from_dict(orjson.loads(sample_bytes))
-    )
+    answer = service.lookup.answer_from_memory(SAMPLE_ID)
+    assert answer is not None
+    assert answer.document == encode_order(decode_order(sample_bytes))
     assert service.repository.reads == 1
 
 

@@ -1,21 +1,42 @@
-"""Publishes messages to Kafka and waits until the broker has acknowledged every one."""
+"""Publishes records to Kafka and waits until the broker has acknowledged every one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from adapters.kafka.records import TOO_LARGE, Record, is_transient
+
+DeliveryReport = Callable[[KafkaError | None, Message], None]
 
 
 class PublishFailed(RuntimeError):
-    """Some messages were not acknowledged by the broker."""
+    """Some records were not acknowledged for now (broker down, timeout): send them again."""
+
+
+class PublishRefused(RuntimeError):
+    """The broker refused some records for good; ``refused`` maps their index to the error."""
+
+    def __init__(self, refused: Mapping[int, KafkaError]) -> None:
+        self.refused = dict(refused)
+        first = next(iter(self.refused.values()))
+        super().__init__(f"{len(self.refused)} record(s) refused (first: {first.str()})")
+
+    @property
+    def only_too_large(self) -> bool:
+        return all(e.code() in TOO_LARGE for e in self.refused.values())
 
 
 class KafkaPublisher:
-    """An idempotent producer (acks=all): a retry after a broker restart never doubles a message."""
+    """An idempotent producer (acks=all): a retry after a broker restart never doubles a record."""
 
     def __init__(
-        self, bootstrap_servers: str, extra_config: dict[str, object] | None = None
+        self,
+        bootstrap_servers: str,
+        client_config: Mapping[str, str] | None = None,
+        *,
+        message_timeout_ms: int = 120_000,
     ) -> None:
         config: dict[str, object] = {
             "bootstrap.servers": bootstrap_servers,
@@ -23,48 +44,72 @@ class KafkaPublisher:
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
-            "message.timeout.ms": 120_000,  # keep retrying through a broker restart
+            "message.timeout.ms": message_timeout_ms,  # keep retrying through a restart
         }
-        config.update(extra_config or {})
+        config.update(client_config or {})
         self._producer = Producer(config)
+        self._flush_timeout = message_timeout_ms / 1000 + 10
 
-    def publish(
-        self,
-        topic: str,
-        messages: Iterable[tuple[bytes | None, bytes]],
-        headers: Sequence[list[tuple[str, str | bytes | None]]] | None = None,
-        timeout: float = 130.0,
-    ) -> int:
-        """Send (key, value) pairs; return how many were sent once all are acknowledged.
+    def publish(self, topic: str, records: Iterable[Record], timeout: float | None = None) -> int:
+        """Send the records; return how many once all are acknowledged.
 
-        Raises PublishFailed if any was refused or not acknowledged within ``timeout``.
+        Raises PublishFailed if any was not acknowledged for now (the others were), and
+        PublishRefused (with the indexes) if the broker refused some for good.
         """
-        errors: list[KafkaError] = []
+        refused: dict[int, KafkaError] = {}
+        failed: list[KafkaError] = []
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                errors.append(err)
+        def delivered(index: int) -> DeliveryReport:
+            def report(err: KafkaError | None, _msg: Message) -> None:
+                if err is not None:
+                    (failed.append(err) if is_transient(err) else refused.__setitem__(index, err))
+
+            return report
 
         sent = 0
-        for index, (key, value) in enumerate(messages):
-            message_headers = headers[index] if headers is not None else None
-            while True:
-                try:
-                    self._producer.produce(
-                        topic, value=value, key=key, headers=message_headers, on_delivery=delivered
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain
-                    self._producer.poll(0.1)
+        for index, record in enumerate(records):
+            self._produce(topic, record, delivered(index), refused, index)
             sent += 1
             self._producer.poll(0)
-        remaining = self._producer.flush(timeout)
-        if remaining or errors:
-            raise PublishFailed(
-                f"{remaining} messages unacknowledged, {len(errors)} refused"
-                + (f" (first error: {errors[0]})" if errors else "")
-            )
-        return sent
+        remaining = self._producer.flush(self._flush_timeout if timeout is None else timeout)
+        if remaining or failed:
+            first = f" (first error: {failed[0].str()})" if failed else ""
+            raise PublishFailed(f"{remaining} unacknowledged, {len(failed)} failed{first}")
+        if refused:
+            raise PublishRefused(refused)
+        return sent - len(refused)
 
     def close(self) -> None:
         self._producer.flush(10)
+
+    def _produce(
+        self,
+        topic: str,
+        record: Record,
+        on_delivery: DeliveryReport,
+        refused: dict[int, KafkaError],
+        index: int,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers) or None,
+                    on_delivery=on_delivery,
+                )
+                return
+            except BufferError:  # the local queue is full: let deliveries drain
+                self._producer.poll(0.1)
+            except KafkaException as exc:  # refused before sending (too large, ...)
+                error: KafkaError = exc.args[0]
+                if is_transient(error):
+                    raise PublishFailed(error.str()) from exc
+                refused[index] = error
+                return
+
+
+def pairs(messages: Sequence[tuple[bytes | None, bytes]]) -> list[Record]:
+    """(key, value) pairs as records, for callers with no headers."""
+    return [Record(key, value) for key, value in messages]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
@@ -11,9 +12,15 @@ from confluent_kafka.cimpl import NewTopic
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap_servers: str, topics: dict[str, int], timeout: float = 30.0) -> None:
+def ensure_topics(
+    bootstrap_servers: str,
+    topics: dict[str, int],
+    *,
+    client_config: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> None:
     """Create each topic (name -> partitions) that does not exist yet; existing ones are kept."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(client_config or {})})
     existing = admin.list_topics(timeout=timeout).topics
     wanted = [
         NewTopic(name, num_partitions=partitions, replication_factor=1)

@@ -11,6 +11,8 @@ from importlib import resources
 
 import psycopg
 
+from adapters.postgres.errors import translated
+
 log = logging.getLogger(__name__)
 
 _LOCK_KEY = 7_262_010  # any constant shared by all instances of this service
@@ -28,7 +30,18 @@ def available_migrations() -> list[tuple[int, str, str]]:
 
 
 def migrate(conninfo: str) -> list[str]:
-    """Apply the migrations not applied yet; return the names of those applied now."""
+    """Apply the migrations not applied yet; return the names of those applied now.
+
+    Raises RepositoryUnavailable when the server cannot be reached, RepositoryFailed when a
+    migration fails.
+    """
+    try:
+        return _migrate(conninfo)
+    except psycopg.Error as exc:
+        raise translated(exc) from exc
+
+
+def _migrate(conninfo: str) -> list[str]:
     applied_now: list[str] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))

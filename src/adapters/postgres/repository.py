@@ -1,77 +1,126 @@
 """The order repository on PostgreSQL.
 
-A batch is written with one multi-row statement per table (``unnest`` of arrays) in one
-transaction: four round trips whatever the batch size, instead of one per row.
+A batch is saved in one transaction with binary COPY, the fastest way into PostgreSQL:
+the orders go into a session-local staging table and on into ``orders`` with
+``ON CONFLICT DO NOTHING RETURNING order_uid`` (idempotent: replays are skipped), then
+the deliveries, payments and items of the orders that were new are copied straight into
+their tables. Every database error is translated by its SQLSTATE (``errors.py``).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from order_core.errors import RejectedByRepository, RepositoryUnavailable
+from adapters.postgres.errors import outcome_of, translated
+from adapters.postgres.pool import open_pool
+from adapters.postgres.rows import (
+    DELIVERY_COLUMNS,
+    ITEM_COLUMNS,
+    ORDER_COLUMNS,
+    PAYMENT_COLUMNS,
+    Row,
+    column_list,
+    column_types,
+    delivery_row,
+    item_rows,
+    order_row,
+    payment_row,
+)
+from order_core.errors import RepositoryUnavailable
 from order_core.ports import EncodedOrder
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Binary parameters (%b): psycopg would otherwise escape every quote of the JSON documents
-# in Python, element by element; binary halves the cost of a whole ingest.
-_INSERT_ORDERS = """
-INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature, customer_id,
-                    delivery_service, shardkey, sm_id, date_created, oof_shard, document)
-SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                     %b::text[], %b::text[], %b::bigint[], %b::timestamptz[], %b::text[],
-                     %b::json[])
+STAGING_TABLE = "orders_incoming"
+_CREATE_STAGING = f"""
+CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
+    {", ".join(f"{name} {kind}" for name, kind in ORDER_COLUMNS)}
+) ON COMMIT DELETE ROWS
+"""
+# Built from constants only (no input reaches it).
+_MOVE_NEW_ORDERS = f"""
+INSERT INTO orders ({column_list(ORDER_COLUMNS)})
+SELECT {column_list(ORDER_COLUMNS)} FROM {STAGING_TABLE}
 ON CONFLICT (order_uid) DO NOTHING
 RETURNING order_uid
-"""
-_INSERT_DELIVERIES = """
-INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
-SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                     %b::text[], %b::text[])
-"""
-_INSERT_PAYMENTS = """
-INSERT INTO payments (order_uid, transaction, request_id, currency, provider, amount,
-                      payment_dt, bank, delivery_cost, goods_total, custom_fee)
-SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
-                     %b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::bigint[],
-                     %b::bigint[])
-"""
-_INSERT_ITEMS = """
-INSERT INTO items (order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
-                   total_price, nm_id, brand, status)
-SELECT * FROM unnest(%b::text[], %b::integer[], %b::bigint[], %b::text[], %b::bigint[],
-                     %b::text[], %b::text[], %b::integer[], %b::text[], %b::bigint[],
-                     %b::bigint[], %b::text[], %b::integer[])
-"""
+"""  # noqa: S608
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows to columns: one array parameter per column for ``unnest``."""
-    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+class _JsonBytesDumper(Dumper):
+    """Sends a document's bytes as they are for a json column (psycopg would re-encode)."""
+
+    format = Format.BINARY
+    oid = psycopg.postgres.types["json"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return bytes(obj)
+
+
+class _Document:
+    """Only a key to register the dumper under; COPY picks dumpers by column type."""
+
+
+def prepare_ingest_connection(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``configure`` hook for the ingest pool. Nothing here may fail on a reachable
+    server: a failure would only show as a pool timeout, hiding its reason."""
+    conn.adapters.register_dumper(_Document, _JsonBytesDumper)
+
+
+def copy_rows(
+    cur: psycopg.Cursor[Any], table: str, columns: tuple[tuple[str, str], ...], rows: list[Row]
+) -> None:
+    """Binary COPY of ``rows`` into ``table``."""
+    with cur.copy(f"COPY {table} ({column_list(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(column_types(columns))
+        for row in rows:
+            copy.write_row(row)
 
 
 class PostgresOrderRepository:
-    """Implements order_core.ports.OrderRepository."""
+    """Implements order_core.ports.OrderRepository.
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    ``pool`` serves reads; ``ingest_pool`` (connections prepared by
+    ``prepare_ingest_connection``) serves ``save_many``: lookups and the consumer never
+    wait for each other's connections.
+    """
+
+    def __init__(self, pool: ConnectionPool, ingest_pool: ConnectionPool | None = None) -> None:
         self._pool = pool
+        self._ingest_pool = ingest_pool
+
+    @classmethod
+    def open(
+        cls, conninfo: str, *, pool_size: int, ingest_pool_size: int = 2, timeout: float = 5.0
+    ) -> PostgresOrderRepository:
+        """A repository with its two pools, connecting in the background."""
+        return cls(
+            open_pool(conninfo, name="lookups", max_size=pool_size, timeout=timeout),
+            open_pool(
+                conninfo,
+                name="ingest",
+                max_size=ingest_pool_size,
+                timeout=timeout,
+                configure=prepare_ingest_connection,
+            ),
+        )
+
+    def close(self) -> None:
+        for pool in (self._pool, self._ingest_pool):
+            if pool is not None:
+                pool.close()
 
     def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
         if not orders:
             return set()
-        try:
-            # Retried at once like reads: the insert is idempotent (ON CONFLICT DO NOTHING),
-            # and a pooled connection cut since its last use fails the first attempt.
-            return self._run(lambda: self._save(orders), retry=True)
-        except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            raise RejectedByRepository(str(exc).splitlines()[0]) from exc
+        # Retried at once on a dead pooled connection: the save is idempotent.
+        return self._run(functools.partial(self._save, orders), retry=True)
 
     def get_document(self, order_uid: str) -> bytes | None:
         def read() -> bytes | None:
@@ -125,118 +174,44 @@ class PostgresOrderRepository:
             return [(int(r[0]), str(r[1]), str(r[2])) for r in cur.fetchall()]
 
     def _save(self, orders: Sequence[EncodedOrder]) -> set[str]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            order_rows = [
-                (
-                    o.order_uid,
-                    o.track_number,
-                    o.entry,
-                    o.locale,
-                    o.internal_signature,
-                    o.customer_id,
-                    o.delivery_service,
-                    o.shardkey,
-                    o.sm_id,
-                    o.date_created,
-                    o.oof_shard,
-                    e.document.decode(),
-                )
-                for e in orders
-                for o in (e.order,)
-            ]
-            cur.execute(_INSERT_ORDERS, _columns(order_rows, 12))
+        pool = self._ingest_pool
+        if pool is None:
+            raise AssertionError("this repository was built without an ingest pool")
+        with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            # In the transaction, so that a refusal (a read-only server) says why.
+            cur.execute(_CREATE_STAGING)
+            copy_rows(cur, STAGING_TABLE, ORDER_COLUMNS, [order_row(e) for e in orders])
+            cur.execute(_MOVE_NEW_ORDERS)
             inserted = {str(row[0]) for row in cur.fetchall()}
-            new = [e.order for e in orders if e.order_uid in inserted]
-            if not new:
+            if not inserted:
                 return inserted
-            deliveries = [
-                (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
-                for o in new
-                for d in (o.delivery,)
-            ]
-            payments = [
-                (
-                    o.order_uid,
-                    p.transaction,
-                    p.request_id,
-                    p.currency,
-                    p.provider,
-                    p.amount,
-                    p.payment_dt,
-                    p.bank,
-                    p.delivery_cost,
-                    p.goods_total,
-                    p.custom_fee,
-                )
-                for o in new
-                for p in (o.payment,)
-            ]
-            items = [
-                (
-                    o.order_uid,
-                    position,
-                    i.chrt_id,
-                    i.track_number,
-                    i.price,
-                    i.rid,
-                    i.name,
-                    i.sale,
-                    i.size,
-                    i.total_price,
-                    i.nm_id,
-                    i.brand,
-                    i.status,
-                )
-                for o in new
-                for position, i in enumerate(o.items)
-            ]
-            cur.execute(_INSERT_DELIVERIES, _columns(deliveries, 8))
-            cur.execute(_INSERT_PAYMENTS, _columns(payments, 11))
-            cur.execute(_INSERT_ITEMS, _columns(items, 13))
+            new = [e.order for e in orders if e.order_uid in inserted]
+            copy_rows(cur, "deliveries", DELIVERY_COLUMNS, [delivery_row(o) for o in new])
+            copy_rows(cur, "payments", PAYMENT_COLUMNS, [payment_row(o) for o in new])
+            items = [row for o in new for row in item_rows(o)]
+            copy_rows(cur, "items", ITEM_COLUMNS, items)
         return inserted
 
     def _run(self, work: Callable[[], T], *, retry: bool) -> T:
-        """Run ``work``, turning connection failures into RepositoryUnavailable.
+        """Run ``work``, translating every database error into the core's classes.
 
-        Retried once when asked (reads, and saves, which are idempotent): after a server
-        restart the pool may hand out a connection that is already dead.
+        A transient failure is retried once when asked (reads, and saves, which are
+        idempotent): after a server restart the pool may hand out a dead connection.
         """
-        attempts = 2 if retry else 1
-        for attempt in range(attempts):
+        for attempt in (1, 2):
             try:
                 return work()
-            except PoolTimeout as exc:
-                # No connection within the pool's timeout: the server is down, and waiting
-                # a second timeout would only double a failing request's latency.
-                raise RepositoryUnavailable(f"PostgreSQL unavailable: {exc}") from exc
-            except psycopg.OperationalError as exc:
-                if attempt + 1 < attempts:
-                    # Connections are usually cut together (a restart, a failover, killed
-                    # sessions): drop every dead one in the pool before the second try.
-                    self._pool.check()
+            except (psycopg.Error, PoolTimeout, OverflowError) as exc:
+                again = retry and attempt == 1 and outcome_of(exc) is RepositoryUnavailable
+                # A pool timeout means the server is down: a second wait would double it.
+                if again and not isinstance(exc, PoolTimeout):
+                    self._drop_dead_connections()
                     continue
-                raise RepositoryUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+                raise translated(exc) from exc
         raise AssertionError("unreachable")
 
-
-def open_pool(
-    conninfo: str, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
-) -> ConnectionPool:
-    """A connection pool that opens in the background: the service starts even when the
-    database is down, and each request waits at most ``timeout`` for a connection."""
-    pool = ConnectionPool(
-        conninfo,
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        open=False,
-        # Autocommit: a lookup is one round trip, not BEGIN, SELECT, COMMIT; saves still
-        # run in the explicit transaction of conn.transaction().
-        kwargs={"connect_timeout": 3, "application_name": "order-service", "autocommit": True},
-        # Drop a failed background connection attempt at once rather than retry it for
-        # minutes: each request asks for a new one, so the pool reconnects as soon as the
-        # server answers again (within one pool timeout).
-        reconnect_timeout=0,
-    )
-    pool.open(wait=False)
-    return pool
+    def _drop_dead_connections(self) -> None:
+        # Connections are usually cut together (a restart, a failover, killed sessions).
+        for pool in (self._pool, self._ingest_pool):
+            if pool is not None:
+                pool.check()

@@ -9,19 +9,22 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from adapters.prometheus_telemetry import unwatch, watch_consumer
 from entrypoints.background import ConsumerThread, WarmUp
 from entrypoints.container import Container
 from entrypoints.http import errors, openapi, ops, orders
+from entrypoints.http.lookups import AsyncLookup
 from entrypoints.http.timing import RequestTiming
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-async def index(request: object) -> Response:
+async def index(request: Request) -> Response:
     # The page has no inline script, so it can forbid any script not served by us.
     return FileResponse(
         STATIC / "index.html",
@@ -31,22 +34,28 @@ async def index(request: object) -> Response:
 
 def create_app(container: Container, *, run_consumer: bool = False) -> Starlette:
     """The HTTP app; with ``run_consumer`` it also consumes Kafka in a background thread."""
+    settings = container.settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.container = container
-        app.state.consumer_thread = None
-        app.state.local_cache = container.config.cache_backend() == "memory"
-        warm_up = WarmUp(container)
-        warm_up.start(container.config.warm_up_orders(), container.config.warm_up_timeout())
-        if run_consumer:
-            app.state.consumer_thread = ConsumerThread(container)
-            app.state.consumer_thread.start()
+        app.state.lookups = AsyncLookup(
+            container.lookup(),
+            cache_threads=settings.http_cache_threads,
+            repository_threads=settings.db_pool_size,
+        )
+        consumer = ConsumerThread(container) if run_consumer else None
+        app.state.consumer_thread = consumer
+        collector = watch_consumer(lambda: None if consumer is None else consumer.state)
+        WarmUp(container).start(settings.warm_up_orders, settings.warm_up_timeout)
+        if consumer is not None:
+            consumer.start()
         try:
             yield
         finally:
-            if app.state.consumer_thread is not None:
-                app.state.consumer_thread.stop()
+            if consumer is not None:
+                consumer.stop()
+            unwatch(collector)
             container.shutdown_resources()
 
     routes = [

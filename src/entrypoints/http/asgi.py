@@ -14,6 +14,6 @@ from entrypoints.settings import load
 
 def app_from_environment() -> Starlette:
     settings = load()
-    configure_logging(settings["log_format"], settings["log_level"])
+    configure_logging(settings.log_format, settings.log_level)
     run_consumer = os.environ.get("ORDER_SERVICE_RUN_CONSUMER", "0") == "1"
     return create_app(build_container(settings), run_consumer=run_consumer)

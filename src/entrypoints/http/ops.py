@@ -10,41 +10,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from entrypoints.http.errors import error_response
-from order_core import CacheUnavailable, RepositoryUnavailable
+from entrypoints.readiness import Report, liveness, readiness
+from order_core import CacheUnavailable, RepositoryFailed, RepositoryUnavailable
+
+
+def _report(report: Report) -> Response:
+    return JSONResponse(report.body(), status_code=200 if report.ok else 503)
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    """Alive: 503 only when restarting the process is the cure (the consumer died)."""
+    return _report(liveness(request.app.state.consumer_thread))
 
 
 async def readyz(request: Request) -> Response:
-    container = request.app.state.container
-    checks: dict[str, str] = {}
-
-    def check_repository() -> None:
-        ping = getattr(container.repository(), "ping", None)
-        if ping is not None:
-            ping()
-
-    def check_cache() -> None:
-        container.cache().get("readyz-probe")
-
-    try:
-        await run_in_threadpool(check_repository)
-        checks["repository"] = "ok"
-    except RepositoryUnavailable as exc:
-        checks["repository"] = f"unavailable: {exc}"
-    try:
-        await run_in_threadpool(check_cache)
-        checks["cache"] = "ok"
-    except CacheUnavailable as exc:
-        # Not fatal for lookups (they fall back to the repository), but worth showing.
-        checks["cache"] = f"degraded: {exc}"
-    consumer = request.app.state.consumer_thread
-    if consumer is not None:
-        checks["consumer"] = "ok" if consumer.alive else "stopped"
-    ready = checks["repository"] == "ok" and checks.get("consumer", "ok") == "ok"
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    """Ready to serve and to make progress: the database answers, the consumer runs and
+    is not stuck retrying one batch."""
+    state = request.app.state
+    report = await run_in_threadpool(readiness, state.container, state.consumer_thread)
+    return _report(report)
 
 
 async def metrics(request: Request) -> Response:
@@ -52,7 +36,7 @@ async def metrics(request: Request) -> Response:
 
 
 def _authorized(request: Request) -> Response | None:
-    token: str = request.app.state.container.config.admin_token()
+    token: str = request.app.state.container.settings().admin_token
     if not token:
         return error_response(404, "not_found", "admin endpoints are disabled (no admin token)")
     given = request.headers.get("authorization", "")
@@ -81,11 +65,13 @@ async def cache_warm(request: Request) -> Response:
         return denied
     container = request.app.state.container
     try:
-        limit = int(request.query_params.get("limit", container.config.warm_up_orders()))
+        limit = int(request.query_params.get("limit", container.settings().warm_up_orders))
+        if limit < 0:
+            raise ValueError
     except ValueError:
-        return error_response(400, "bad_request", "'limit' must be a whole number")
+        return error_response(400, "bad_request", "'limit' must be a whole number, 0 or more")
     try:
         loaded = await run_in_threadpool(container.cache_admin().warm_up, limit)
-    except (CacheUnavailable, RepositoryUnavailable) as exc:
+    except (CacheUnavailable, RepositoryUnavailable, RepositoryFailed) as exc:
         return error_response(503, "unavailable", str(exc))
     return JSONResponse({"loaded": loaded})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from entrypoints.http.errors import error_response
-from order_core import ABSENT, CacheThenRepository, InvalidOrderId, RepositoryUnavailable
+from entrypoints.http.lookups import AsyncLookup
+from order_core import InvalidOrderId, RepositoryUnavailable
 
 # Orders never change once saved, so a browser or proxy may keep a found one.
 ORDER_CACHE_CONTROL = "public, max-age=3600"
@@ -27,14 +27,9 @@ async def order_by_path(request: Request) -> Response:
 
 
 async def _lookup(request: Request, order_uid: str) -> Response:
-    lookup: CacheThenRepository = request.app.state.container.lookup()
+    lookups: AsyncLookup = request.app.state.lookups
     try:
-        # An in-process cache answers without blocking: no thread hand-off for a hit.
-        cached = lookup.peek(order_uid) if request.app.state.local_cache else None
-        if cached is not None:
-            document = None if cached == ABSENT else cached
-        else:
-            document = await run_in_threadpool(lookup.get_document, order_uid)
+        document = await lookups.find(order_uid)
     except InvalidOrderId as exc:
         return error_response(400, "invalid_id", str(exc))
     except RepositoryUnavailable:

@@ -1,0 +1,109 @@
+"""Dead-letter records: the original message plus why it was set aside, always deliverable.
+
+A record keeps the original key, value and headers and adds ``dlq.*`` headers: the reason
+(capped), the source topic, partition, offset and timestamp, and the SHA-256 of the
+original value. A record too large for the broker (the original near the size limit, or
+the limit of the dead-letter topic lower than that of the source) is replaced by a stub: the
+same ``dlq.*`` headers and a small JSON value saying so, without the original bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import attrs
+import orjson
+
+from adapters.kafka.publisher import KafkaPublisher, PublishRefused
+from adapters.kafka.records import Headers, Record
+
+MAX_REASON_BYTES = 4096
+DEFAULT_MAX_RECORD_BYTES = 1_000_000  # the broker's default message.max.bytes, less headroom
+
+
+@attrs.frozen
+class Source:
+    """Where a dead letter came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()
+
+
+def cap_reason(reason: str, limit: int = MAX_REASON_BYTES) -> bytes:
+    """The reason as UTF-8, cut at a character boundary to at most ``limit`` bytes."""
+    data = reason.encode()
+    if len(data) <= limit:
+        return data
+    return data[: limit - 3].decode(errors="ignore").encode() + "…".encode()
+
+
+def _dlq_headers(source: Source, reason: str, stub: bool) -> Headers:
+    headers = [
+        ("dlq.reason", cap_reason(reason)),
+        ("dlq.topic", source.topic.encode()),
+        ("dlq.partition", str(source.partition).encode()),
+        ("dlq.offset", str(source.offset).encode()),
+        ("dlq.sha256", hashlib.sha256(source.value).hexdigest().encode()),
+    ]
+    if source.timestamp_ms is not None:
+        headers.append(("dlq.timestamp", str(source.timestamp_ms).encode()))
+    if stub:
+        headers.append(("dlq.stub", b"true"))
+    return tuple(headers)
+
+
+def dead_letter(source: Source, reason: str, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Record:
+    """The dead-letter record for ``source``: the original with dlq headers, or a stub
+    when that would exceed ``max_bytes``."""
+    record = Record(source.key, source.value, _dlq_headers(source, reason, False) + source.headers)
+    return record if record.size <= max_bytes else stub(source, reason)
+
+
+def stub(source: Source, reason: str) -> Record:
+    """A small record standing in for one the broker cannot take."""
+    value = orjson.dumps(
+        {
+            "stub": True,
+            "why": "the original is too large for the dead-letter topic",
+            "original_bytes": len(source.value),
+            "sha256": hashlib.sha256(source.value).hexdigest(),
+            "topic": source.topic,
+            "partition": source.partition,
+            "offset": source.offset,
+            "reason": cap_reason(reason).decode(),
+        }
+    )
+    return Record(source.key, value, _dlq_headers(source, reason, True))
+
+
+class DeadLetterPublisher:
+    """Sends dead letters; a record the broker refuses as too large goes again as a stub.
+
+    Raises PublishFailed (try again later) or PublishRefused for any other refusal (the
+    topic is missing, access is denied: retrying cannot help).
+    """
+
+    def __init__(
+        self, publisher: KafkaPublisher, topic: str, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    ) -> None:
+        self._publisher = publisher
+        self.topic = topic
+        self.max_bytes = max_bytes
+
+    def send(self, letters: Sequence[tuple[Source, str]]) -> int:
+        if not letters:
+            return 0
+        records = [dead_letter(source, reason, self.max_bytes) for source, reason in letters]
+        try:
+            return self._publisher.publish(self.topic, records)
+        except PublishRefused as exc:
+            if not exc.only_too_large:
+                raise
+            stubs = [stub(*letters[index]) for index in exc.refused]
+            return len(records) - len(stubs) + self._publisher.publish(self.topic, stubs)

@@ -1,0 +1,116 @@
+"""The commands that run the service: serve, http, consume, migrate."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import uvicorn
+from confluent_kafka import KafkaException
+
+from adapters.postgres.migrations import migrate
+from adapters.prometheus_telemetry import watch_consumer
+from entrypoints.background import ConsumerThread, prepare_topics
+from entrypoints.command_errors import ConsumerStopped, Unreachable
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.ops_server import start_ops_server
+from entrypoints.readiness import liveness, readiness
+from entrypoints.settings import ENV_PREFIX, Settings
+from order_core import RepositoryFailed, RepositoryUnavailable
+
+log = logging.getLogger("order-service")
+
+
+def run_migrate(settings: Settings) -> int:
+    if settings.repository != "postgres":
+        return 0
+    try:
+        applied = migrate(settings.database_url)
+    except RepositoryUnavailable as exc:
+        raise Unreachable(f"cannot reach PostgreSQL: {exc}") from None
+    except RepositoryFailed as exc:
+        raise Unreachable(f"cannot migrate PostgreSQL: {exc}") from None
+    log.info("migrations: %s", ", ".join(applied) if applied else "up to date")
+    return 0
+
+
+def run_serve(settings: Settings, overrides: dict[str, str | None]) -> int:
+    """Migrate, then serve HTTP and consume in one process."""
+    run_migrate(settings)
+    return _uvicorn(settings, overrides, run_consumer=True)
+
+
+def run_http(settings: Settings, overrides: dict[str, str | None]) -> int:
+    """Serve HTTP only (scale lookups apart from ingestion)."""
+    return _uvicorn(settings, overrides, run_consumer=False)
+
+
+def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consumer: bool) -> int:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that re-raise end the
+    # process with status 0, as a finished shutdown should.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    common: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
+    if settings.http_workers == 1:
+        app = create_app(build_container(settings), run_consumer=run_consumer)
+        uvicorn.run(app, **common)
+        return 0
+    # Several worker processes import the app by name and read settings from the environment.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[ENV_PREFIX + name.upper()] = value
+    os.environ["ORDER_SERVICE_RUN_CONSUMER"] = "1" if run_consumer else "0"
+    uvicorn.run(
+        "entrypoints.http.asgi:app_from_environment",
+        factory=True,
+        workers=settings.http_workers,
+        **common,
+    )
+    return 0
+
+
+def run_consume(settings: Settings) -> int:
+    """Migrate, then consume until SIGTERM/SIGINT (exit 0) or a fatal error (exit 1)."""
+    run_migrate(settings)
+    try:
+        prepare_topics(settings)
+    except KafkaException as exc:
+        raise Unreachable(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    container = build_container(settings)
+    worker = ConsumerThread(container)
+    watch_consumer(lambda: worker.state)
+    if settings.ops_port:
+        start_ops_server(
+            settings.http_host,
+            settings.ops_port,
+            alive=lambda: liveness(worker),
+            ready=lambda: readiness(container, worker),
+        )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing the batch in hand, then leaving the group", signum)
+        worker.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.start()
+    try:
+        while worker.alive:
+            time.sleep(0.2)
+    finally:
+        container.shutdown_resources()
+    if worker.failure is not None:
+        raise ConsumerStopped(f"consumer stopped: {worker.failure}")
+    return 0

@@ -1,0 +1,1 @@
+"""Tools around the service: realistic fake orders for demos, tests and benchmarks."""

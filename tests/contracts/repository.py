@@ -1,0 +1,81 @@
+"""The OrderRepository contract (order_core.ports), for every repository.
+
+The including module provides a ``repository`` fixture: an empty repository.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from order_core import EncodedOrder, Order, OrderRepository, decode_order, encode_order
+from tests.conftest import SAMPLE_PATH
+from tests.strategies import orders
+
+BASE = decode_order(SAMPLE_PATH.read_bytes())
+
+
+def encoded(order: Order) -> EncodedOrder:
+    return EncodedOrder(order, encode_order(order))
+
+
+def numbered(i: int, prefix: str = "order-") -> EncodedOrder:
+    return encoded(attrs.evolve(BASE, order_uid=f"{prefix}{i}"))
+
+
+def test_a_batch_is_saved_and_returns_the_new_ids(repository: OrderRepository) -> None:
+    assert repository.save_many([numbered(i) for i in range(3)]) == {"order-0", "order-1", "order-2"}
+    for i in range(3):
+        assert repository.get_document(f"order-{i}") == numbered(i).document
+
+
+def test_saving_again_neither_duplicates_nor_fails(repository: OrderRepository) -> None:
+    repository.save_many([numbered(i) for i in range(3)])
+    assert repository.save_many([numbered(i) for i in range(2, 5)]) == {"order-3", "order-4"}
+    assert repository.save_many([numbered(0)]) == set()
+
+
+def test_the_first_stored_copy_stays(repository: OrderRepository) -> None:
+    first = numbered(1)
+    other = encoded(attrs.evolve(first.order, track_number="OTHER"))
+    repository.save_many([first])
+    assert repository.save_many([other]) == set()
+    assert repository.get_document("order-1") == first.document
+
+
+def test_an_empty_batch_saves_nothing(repository: OrderRepository) -> None:
+    assert repository.save_many([]) == set()
+
+
+def test_an_unknown_id_is_none(repository: OrderRepository) -> None:
+    assert repository.get_document("nope") is None
+
+
+def test_recent_documents_are_newest_first_in_batches(repository: OrderRepository) -> None:
+    for i in range(7):  # one batch each, so the save order is known
+        repository.save_many([numbered(i)])
+    batches = list(repository.recent_documents(limit=5, batch_size=2))
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert [uid for batch in batches for uid in batch] == [f"order-{i}" for i in (6, 5, 4, 3, 2)]
+    assert list(repository.recent_documents(limit=0, batch_size=2)) == []
+
+
+def test_ping_answers_when_the_store_does(repository: OrderRepository) -> None:
+    repository.ping()
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(orders(), min_size=1, max_size=5))
+def test_any_valid_orders_come_back_byte_for_byte(
+    repository: OrderRepository, batch: list[Order]
+) -> None:
+    # Examples share the repository: a fresh id each, so an earlier one cannot answer.
+    unique = [attrs.evolve(o, order_uid=uuid.uuid4().hex) for o in batch]
+    repository.save_many([encoded(o) for o in unique])
+    for order in unique:
+        assert repository.get_document(order.order_uid) == encode_order(order)
