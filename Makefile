@@ -11,7 +11,7 @@ unit:           ## the fast tests only (no servers needed)
 	scripts/python-env.sh && .venv/bin/pytest tests/unit -q
 
 lint:
-	scripts/python-env.sh && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench && .venv/bin/mypy && .venv/bin/lint-imports
+	scripts/python-env.sh && .venv/bin/ruff check src tests bench scripts && .venv/bin/ruff format --check src tests bench scripts && .venv/bin/mypy && .venv/bin/lint-imports
 
 bench:          ## the benchmark suite against the real local servers
 	scripts/bench.sh $(BENCH_ARGS)

@@ -10,8 +10,8 @@ scripts/services.sh up all
 scripts/python-env.sh
 
 echo "== static checks"
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy
 .venv/bin/lint-imports
 echo "== deploy checks"; scripts/check-deploy.sh

@@ -1,0 +1,211 @@
+"""The command line of scripts/services.sh: parse, pick the services, run the command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_services.chromium import Chromium
+from local_services.common import (
+    PREFIX,
+    Config,
+    Fail,
+    Run,
+    Service,
+    apt_install,
+    log,
+    need_root,
+    show_tail,
+    take_lock,
+)
+from local_services.kafka import MECHANISM, PASSWORD, USER, Kafka
+from local_services.memcached import Memcached
+from local_services.postgres import Postgres
+from local_services.redis import Redis
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES: dict[str, type[Service]] = {
+    "postgres": Postgres,
+    "memcached": Memcached,
+    "redis": Redis,
+    "kafka": Kafka,
+    "chromium": Chromium,
+}
+CORE = ("postgres", "memcached", "redis", "kafka")
+ALL = tuple(SERVICES)
+ALIASES = {
+    "postgresql": "postgres",
+    "pg": "postgres",
+    "memcache": "memcached",
+    "chrome": "chromium",
+}
+USAGE = f"""\
+Local backing services for order-service: PostgreSQL, Memcached, Redis, Kafka (KRaft),
+plus Chromium (install only). No Docker, no systemd: Debian packages + Maven Central jars.
+
+  scripts/services.sh up [SERVICE...]       install where missing, start, wait until ready
+  scripts/services.sh down [SERVICE...]     stop (idempotent)
+  scripts/services.sh start|stop|restart SERVICE...
+  scripts/services.sh status [SERVICE...]   one line per service
+  scripts/services.sh install [SERVICE...]  install only (apt packages, Kafka jars)
+  scripts/services.sh reset-data            stop all, wipe data dirs (jar cache is kept)
+
+SERVICE: {" ".join(ALL)}, or "all".
+No SERVICE for up/down/install = {" ".join(CORE)} (chromium only with "all").
+
+Endpoints (loopback only): PostgreSQL 127.0.0.1:5432 (role/password/db "orders", plus db
+"orders_test"), Memcached 127.0.0.1:11211, Redis 127.0.0.1:6379, Kafka 127.0.0.1:9092
+PLAINTEXT (KRaft controller 127.0.0.1:9093) and 127.0.0.1:9094 SASL_PLAINTEXT with
+{MECHANISM}, user "{USER}" password "{PASSWORD}".
+
+Environment:
+  ORDER_SERVICES_DIR   state dir (data, logs, pid files); default <repo>/.services
+  ORDER_KAFKA_VERSION  default 4.1.1 (4.2.0 works too); jars resolved by Maven once into
+                       <repo>/.cache/kafka/<version>/libs
+  ORDER_KAFKA_LOG4J_VERSION  log4j2 binding; default 2.24.3 for 4.1.x, 2.25.3 otherwise
+  SERVICES_LOCK_TIMEOUT  seconds to wait for another running services.sh (default 900)
+  ORDER_PG_PORT ORDER_MEMCACHED_PORT ORDER_REDIS_PORT ORDER_KAFKA_PORT
+  ORDER_KAFKA_CONTROLLER_PORT ORDER_KAFKA_SASL_PORT  port overrides (only for running a
+                       second set: use the same variables for every command)
+
+Logs (under the state dir): postgres/postgres.log, memcached/memcached.log,
+redis/redis.log, kafka/logs/server.log (+ kafka.out: JVM stdout/stderr and Kafka tools).
+When the "postgres" user cannot reach the state dir (e.g. a clone under /root),
+PostgreSQL's data, socket and log go to /var/lib/postgresql/order-service/<hash>/ instead.
+A port already served by a process this tool did not start: Debian's own daemon is
+stopped; any other server is used as is if it answers (with a warning), and then
+stop/restart of that service exit non-zero, since they cannot break it.
+The code: scripts/local_services/ (Python 3.11 standard library only).
+"""
+
+
+class UsageError(Fail):
+    """A wrong command: the usage goes to stderr before the error."""
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str  # up down start stop restart status install reset-data help usage
+    services: tuple[str, ...] = ()
+
+
+def select(args: Sequence[str], default: Sequence[str]) -> tuple[str, ...]:
+    """Service names in the order given, aliases resolved, "all" expanded, no duplicates."""
+    if not args:
+        return tuple(default)
+    names: list[str] = []
+    for arg in args:
+        name = ALIASES.get(arg, arg)
+        if name != "all" and name not in SERVICES:
+            raise Fail(f"unknown service '{arg}' (one of: {' '.join(ALL)}, all)")
+        names.extend(n for n in (ALL if name == "all" else (name,)) if n not in names)
+    return tuple(names)
+
+
+def parse(argv: Sequence[str]) -> Command:
+    action, args = (argv[0], argv[1:]) if argv else ("usage", [])
+    if action in ("up", "down", "install"):
+        return Command(action, select(args, CORE))
+    if action in ("start", "stop", "restart"):
+        if not args:
+            raise Fail(f"usage: scripts/services.sh {action} SERVICE...")
+        return Command(action, select(args, ()))
+    if action == "status":
+        return Command(action, select(args, ALL))
+    if action == "reset-data":
+        return Command(action, CORE)
+    if action in ("-h", "--help", "help"):
+        return Command("help")
+    if action == "usage":
+        return Command(action)
+    raise UsageError(f"unknown command '{action}'")
+
+
+def launch_order(services: Sequence[Service]) -> list[Service]:
+    """Kafka first: its JVM boots while the others start."""
+    return sorted(services, key=lambda s: s.name != "kafka")
+
+
+def install(r: Run, services: Sequence[Service]) -> None:
+    wanted = {s.name: s.missing_packages() for s in services}
+    apt_install(r, list(dict.fromkeys(p for pkgs in wanted.values() for p in pkgs)))
+    for s in services:
+        s.prepare(wanted[s.name])
+
+
+def up(r: Run, services: Sequence[Service]) -> None:
+    start = time.monotonic()
+    install(r, services)
+    for s in launch_order(services):
+        s.launch()
+    for s in services:
+        s.wait()
+    names = " ".join(s.name for s in services)
+    log(f"up: {names} ready ({time.monotonic() - start:.0f}s)")
+
+
+def down(r: Run, services: Sequence[Service], action: str = "") -> None:
+    for s in reversed(services):
+        s.stop()
+    if action and r.still_served:
+        names = " ".join(sorted(r.still_served))
+        raise Fail(f"{action}: {names}: still served by a process services.sh did not start")
+
+
+def execute(cmd: Command, r: Run) -> None:
+    services = [SERVICES[name](r) for name in cmd.services]
+    if cmd.action == "status":
+        for s in services:
+            print(s.status(), flush=True)
+        return
+    need_root()
+    lock = take_lock(r.cfg.state, r.cfg.lock_timeout)  # held until the process exits
+    try:
+        if cmd.action in ("up", "start"):
+            up(r, services)
+        elif cmd.action == "down":
+            down(r, services)
+        elif cmd.action in ("stop", "restart"):
+            down(r, services, cmd.action)
+            if cmd.action == "restart":
+                up(r, services)
+        elif cmd.action == "install":
+            install(r, services)
+            log(f"install: {' '.join(cmd.services)} done")
+        elif cmd.action == "reset-data":
+            down(r, services)
+            dirs = [d for s in services for d in s.data_dirs()]
+            log(f"wiping data: {' '.join(map(str, dirs))}")
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+            log(f"reset-data done (Kafka jar cache kept in {r.cfg.repo}/.cache/kafka)")
+    finally:
+        os.close(lock)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        cmd = parse(sys.argv[1:] if argv is None else argv)
+        if cmd.action in ("help", "usage"):
+            print(USAGE, end="")
+            return 0 if cmd.action == "help" else 2
+        execute(cmd, Run(Config.from_env(os.environ, REPO, Path.cwd())))
+    except Fail as exc:
+        if isinstance(exc, UsageError):
+            print(USAGE, end="", file=sys.stderr)
+        for path in exc.logs:
+            show_tail(path)
+        print(f"{PREFIX} ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:  # a file or directory we cannot write, a program we cannot run
+        print(f"{PREFIX} ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PREFIX} interrupted", file=sys.stderr)
+        return 130
+    return 0
