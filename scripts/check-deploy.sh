@@ -107,7 +107,8 @@ check() {
     echo "ok   $name: $(grep -v '^[[:space:]]*$' <<<"$output" | tail -1 | sed 's/^[[:space:]]*//')"
   else
     echo "FAIL $name"
-    sed 's/^/     /' <<<"$output"
+    sed 's/^/     /' <<<"$output" | head -30
+    (($(wc -l <<<"$output") <= 30)) || echo "     ... ($(wc -l <<<"$output") lines in all)"
     failed=1
   fi
 }
