@@ -340,3 +340,13 @@ def test_await_ready_names_the_cause_and_the_logs(tmp_path: Path) -> None:
     with pytest.raises(Fail, match=r"x: not ready \(the process exited\)") as info:
         common.await_ready("x", 5, lambda: Probe.DEAD, log)
     assert info.value.logs == (log,)
+
+
+def test_spawn_records_the_pid_and_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    pidfile, logfile = tmp_path / "x.pid", tmp_path / "x.log"
+    pid = common.spawn_daemon([sys.executable, "-c", stubborn], pidfile, logfile, tmp_path)
+    assert common.read_pid(pidfile) == pid
+    assert common.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
+    common.stop_pid("stubborn", pid, timeout=0.5)
+    assert not common.pid_alive(pid)

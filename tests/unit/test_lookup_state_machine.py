@@ -130,7 +130,6 @@ class LookupMachine(RuleBasedStateMachine):
     def repository_holds_first_versions(self) -> None:
         assert len(self.repository) == len(self.truth)
 
-
     @rule()
     def ingest_is_idle(self) -> None:
         """The consumer polls with nothing new: a moment to repair failed cache writes."""

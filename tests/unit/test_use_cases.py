@@ -19,10 +19,8 @@ from order_core import (
     CacheGateway,
     CacheThenRepository,
     CircuitBreaker,
-    EncodedOrder,
     InvalidOrderId,
     Order,
-    RejectedByRepository,
     RepositoryFailed,
     RepositoryUnavailable,
     SaveThenCache,
@@ -285,7 +283,8 @@ def test_memory_answers_alone_without_blocking(sample_bytes: bytes) -> None:
     assert service.repository.reads == 0
     assert service.lookup.get_document(SAMPLE_ID) is None
     answer = service.lookup.answer_from_memory(SAMPLE_ID)
-    assert answer is not None and answer.document is None  # known absent
+    assert answer is not None
+    assert answer.document is None
     service.ingest([sample_bytes])
     answer = service.lookup.answer_from_memory(SAMPLE_ID)
     assert answer is not None

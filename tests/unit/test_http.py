@@ -1,0 +1,108 @@
+"""The HTTP API on the real app and container, with the in-memory repository and cache:
+no servers needed. Every answer has a defined status and the one JSON error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from adapters.memory_repository import InMemoryOrderRepository
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import load
+from tests.conftest import SAMPLE_ID
+
+
+@pytest.fixture
+def app() -> Iterator[tuple[TestClient, Container]]:
+    container = build_container(
+        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": "t0ken"})
+    )
+    with TestClient(create_app(container)) as client:
+        yield client, container
+
+
+def error_code(response: object) -> str:
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    return str(body["error"]["code"])
+
+
+def test_a_stored_order_is_served_with_an_etag_then_304(
+    app: tuple[TestClient, Container], sample_bytes: bytes
+) -> None:
+    client, container = app
+    container.ingest()([sample_bytes])
+    found = client.get("/order", params={"id": SAMPLE_ID})
+    assert found.status_code == 200
+    assert found.json()["order_uid"] == SAMPLE_ID
+    assert found.headers["content-type"] == "application/json"
+    etag = found.headers["etag"]
+    assert client.get(f"/orders/{SAMPLE_ID}").content == found.content
+    again = client.get("/order", params={"id": SAMPLE_ID}, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == etag
+
+
+def test_missing_and_malformed_ids_are_400(app: tuple[TestClient, Container]) -> None:
+    client, _ = app
+    missing = client.get("/order")
+    assert (missing.status_code, error_code(missing)) == (400, "missing_id")
+    bad = client.get("/order", params={"id": "a b"})
+    assert (bad.status_code, error_code(bad)) == (400, "invalid_id")
+
+
+def test_an_unknown_order_is_404(app: tuple[TestClient, Container]) -> None:
+    client, _ = app
+    answer = client.get("/order", params={"id": "nosuchorder"})
+    assert (answer.status_code, error_code(answer)) == (404, "not_found")
+
+
+def test_a_miss_with_the_repository_down_is_503_and_hits_still_200(
+    app: tuple[TestClient, Container], sample_bytes: bytes
+) -> None:
+    client, container = app
+    container.ingest()([sample_bytes])  # cached
+    repository = container.repository()
+    assert isinstance(repository, InMemoryOrderRepository)
+    repository.available = False
+    down = client.get("/order", params={"id": "notcached"})
+    assert (down.status_code, error_code(down)) == (503, "unavailable")
+    assert down.headers["retry-after"]
+    assert client.get("/order", params={"id": SAMPLE_ID}).status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["repository"].startswith("unavailable")
+
+
+def test_admin_needs_the_token(app: tuple[TestClient, Container]) -> None:
+    client, _ = app
+    assert client.post("/admin/cache/reset").status_code == 401
+    ok = client.post("/admin/cache/reset", headers={"Authorization": "Bearer t0ken"})
+    assert ok.json() == {"reset": True}
+    bad_limit = client.post("/admin/cache/warm?limit=-1", headers={"Authorization": "Bearer t0ken"})
+    assert (bad_limit.status_code, error_code(bad_limit)) == (400, "bad_request")
+
+
+def test_health_is_ok_and_readiness_lists_its_checks(app: tuple[TestClient, Container]) -> None:
+    client, _ = app
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"repository": "ok", "cache": "ok"}}
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_id_gets_a_defined_answer_never_a_500(
+    app: tuple[TestClient, Container], order_uid: str
+) -> None:
+    client, _ = app
+    answer = client.get("/order", params={"id": order_uid})
+    assert answer.status_code in (400, 404)
+    assert error_code(answer) in ("invalid_id", "not_found")
