@@ -135,6 +135,13 @@ check "compose (compose-go)" composecheck docker-compose.yml
 check "kubernetes (kustomize, kubeconform -strict)" kubernetes
 hadolint() { "$CACHE/venv/bin/hadolint" --no-color Dockerfile && echo "Dockerfile: no findings"; }
 check "dockerfile (hadolint)" hadolint
+# The settings we ship, read by the service's own settings code (the project's .venv).
+settings() { kustomize build deploy/kubernetes | .venv/bin/python deploy/tools/check_settings.py docker-compose.yml; }
+if .venv/bin/python -c "import entrypoints.settings, yaml" 2>/dev/null; then
+  check "settings (src/entrypoints/settings.py)" settings
+else
+  echo "skip settings: no project .venv (scripts/python-env.sh makes it; scripts/test.sh does)"
+fi
 
 echo "deploy checks: $([[ $failed == 0 ]] && echo passed || echo FAILED) in $((SECONDS - started))s"
 exit "$failed"
