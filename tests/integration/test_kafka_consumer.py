@@ -13,8 +13,8 @@ from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
-from order_tools.fake_orders import messages
 from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveThenCache
+from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import KAFKA
 from tests.integration.kafka_helpers import (

@@ -53,7 +53,7 @@ def test_replays_add_no_rows_to_any_table(
     repository.save_many([numbered(i) for i in range(2, 5)])
     with psycopg.connect(clean_database) as conn:
         counts = [
-            conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - constant
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()
             for table in ("orders", "deliveries", "payments", "items")
         ]
     assert counts == [(5,), (5,), (5,), (5,)]

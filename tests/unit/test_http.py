@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
 from adapters.memory_repository import InMemoryOrderRepository
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load
+from order_core import Order, encode_order
 from tests.conftest import SAMPLE_ID
+from tests.strategies import orders
 
 
 @pytest.fixture
@@ -106,3 +110,29 @@ def test_any_id_gets_a_defined_answer_never_a_500(
     answer = client.get("/order", params={"id": order_uid})
     assert answer.status_code in (400, 404)
     assert error_code(answer) in ("invalid_id", "not_found")
+
+
+def test_the_openapi_document_is_valid_and_describes_every_route(
+    app: tuple[TestClient, Container],
+) -> None:
+    client, _ = app
+    spec = client.get("/openapi.json").json()
+    validate(spec)
+    routes = {
+        getattr(r, "path", "")
+        for r in client.app.routes  # type: ignore[attr-defined]
+    } - {"/static"}
+    assert routes == set(spec["paths"])
+
+
+@given(orders())
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_served_orders_match_the_documented_schema(
+    app: tuple[TestClient, Container], order: Order
+) -> None:
+    client, container = app
+    container.ingest()([encode_order(order)])
+    served = client.get(f"/orders/{order.order_uid}")
+    spec = client.get("/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/Order", "components": spec["components"]}
+    jsonschema.validate(served.json(), schema)
