@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -53,5 +55,5 @@ def test_a_hanging_dependency_is_tried_at_most_once_per_period(steps: list[str])
             else:
                 breaker.succeeded()
     # Between two failures that reached the dependency, a whole period has passed.
-    for earlier, later in zip(failing_calls, failing_calls[1:], strict=False):
+    for earlier, later in itertools.pairwise(failing_calls):
         assert later - earlier >= 5 or later == earlier
