@@ -202,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             show_tail(path)
         print(f"{PREFIX} ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
+    except BrokenPipeError:  # e.g. `status | head -1`: end quietly, as a shell tool would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # a file or directory we cannot write, a program we cannot run
         print(f"{PREFIX} ERROR: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -224,18 +224,19 @@ def spawn_daemon(cmd: Sequence[str | Path], pidfile: Path, logfile: Path, cwd: P
 
 def stop_pid(name: str, pid: int, timeout: float) -> None:
     """SIGTERM, wait, then SIGKILL."""
+
+    def gone() -> Probe:
+        return Probe.WAIT if pid_alive(pid) else Probe.READY
+
     if not pid_alive(pid):
         return
     log(f"stopping {name} (pid {pid})...")
     with_signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() >= deadline:
-            warn(f"{name} (pid {pid}) did not exit within {timeout:g}s after SIGTERM; SIGKILL")
-            with_signal(pid, signal.SIGKILL)
-            time.sleep(0.5)
-            break
-        time.sleep(0.2)
+    if not wait_for(f"{name} to exit", timeout, gone, quiet=True):
+        warn(f"{name} (pid {pid}) did not exit within {timeout:g}s after SIGTERM; SIGKILL")
+        with_signal(pid, signal.SIGKILL)
+        if not wait_for(f"{name} to die", 10, gone, quiet=True):
+            raise Fail(f"{name} (pid {pid}) survived SIGKILL")
     log(f"{name} stopped")
 
 
