@@ -10,8 +10,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from adapters.kafka.order_consumer import ConsumerState
-from order_core.ingest import IngestResult
+from adapters.kafka.consumer_state import ConsumerState
+from order_core.ingest import IngestResult, PreparedBatch, SaveThenCache
 
 CACHE_LOOKUPS = Counter(
     "order_service_cache_lookups_total",
@@ -101,21 +101,23 @@ class PrometheusTelemetry:
             gauge.set(value)
 
 
-class MeasuredBatchHandler:
+class MeasuredIngest:
     """Wraps the save-then-cache use case to record batch sizes, latency and outcomes."""
 
-    def __init__(self, handle: Callable[[Sequence[bytes]], IngestResult]) -> None:
-        self._handle = handle
+    def __init__(self, ingest: SaveThenCache) -> None:
+        self._ingest = ingest
 
-    def __call__(self, messages: Sequence[bytes]) -> IngestResult:
+    def prepare(self, messages: Sequence[bytes]) -> PreparedBatch:
+        return self._ingest.prepare(messages)
+
+    def store(self, batch: PreparedBatch) -> IngestResult:
         started = time.perf_counter()
-        result = self._handle(messages)
-        if not messages:
-            return result
-        SAVE_SECONDS.observe(time.perf_counter() - started)
-        BATCH_SIZE.observe(len(messages))
-        MESSAGES_CONSUMED.inc(len(messages))
-        DEAD_LETTERED.inc(len(result.rejected))
+        result = self._ingest.store(batch)
+        if batch.size:
+            SAVE_SECONDS.observe(time.perf_counter() - started)
+            BATCH_SIZE.observe(batch.size)
+            MESSAGES_CONSUMED.inc(batch.size)
+            DEAD_LETTERED.inc(len(result.rejected))
         return result
 
 

@@ -19,7 +19,7 @@ from adapters.memory_repository import InMemoryOrderRepository
 from adapters.near_cache import NearCachedOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
 from adapters.prometheus_telemetry import (
-    MeasuredBatchHandler,
+    MeasuredIngest,
     PrometheusTelemetry,
     record_librdkafka_stats,
 )
@@ -116,7 +116,7 @@ class Container(containers.DeclarativeContainer):
     consumer = providers.Factory(
         OrderConsumer,
         providers.Callable(_consumer_settings, settings),
-        handle_batch=providers.Singleton(MeasuredBatchHandler, ingest),
+        ingest=providers.Singleton(MeasuredIngest, ingest),
         dead_letters=dead_letters,
         stats_cb=providers.Object(record_librdkafka_stats),
     )

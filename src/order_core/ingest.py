@@ -37,6 +37,16 @@ class IngestResult:
     accepted: tuple[tuple[int, str], ...] = ()  # (message index, order_uid) of saved or stored
 
 
+@attrs.frozen
+class PreparedBatch:
+    """A batch validated and encoded, ready to be stored."""
+
+    size: int
+    rejected: list[Rejected]
+    copies: dict[str, list[tuple[int, Order]]]  # every valid copy by order_uid, in order
+    first: list[EncodedOrder]  # the first copy of each order_uid, encoded
+
+
 class SaveThenCache:
     """Validate a batch, save the valid orders in one transaction, then cache them.
 
@@ -59,9 +69,10 @@ class SaveThenCache:
         self._max_message_bytes = max_message_bytes
 
     def __call__(self, messages: Sequence[bytes]) -> IngestResult:
-        if not messages:
-            self._cache.repair()  # an idle moment: mend failed cache writes
-            return IngestResult(frozenset(), 0, ())
+        return self.store(self.prepare(messages))
+
+    def prepare(self, messages: Sequence[bytes]) -> PreparedBatch:
+        """Validate and encode a batch (CPU only: no I/O, safe to run ahead of ``store``)."""
         rejected: list[Rejected] = []
         copies: dict[str, list[tuple[int, Order]]] = {}  # every valid copy, in message order
         for index, raw in enumerate(messages):
@@ -71,8 +82,17 @@ class SaveThenCache:
                 rejected.append(Rejected(index, _capped(str(exc))))
                 continue
             copies.setdefault(order.order_uid, []).append((index, order))
+        first = [EncodedOrder(runs[0][1], encode_order(runs[0][1])) for runs in copies.values()]
+        return PreparedBatch(len(messages), rejected, copies, first)
 
-        inserted, stored = self._save_rounds(copies, rejected)
+    def store(self, batch: PreparedBatch) -> IngestResult:
+        """Save a prepared batch in one transaction, then cache what was saved."""
+        if not batch.size:
+            self._cache.repair()  # an idle moment: mend failed cache writes
+            return IngestResult(frozenset(), 0, ())
+        rejected = list(batch.rejected)
+        copies = {uid: list(runs) for uid, runs in batch.copies.items()}
+        inserted, stored = self._save_rounds(batch.first, copies, rejected)
         # Only after the commit: the cache never holds an order the repository lacks.
         self._cache.store(
             {uid: stored[uid].document for uid in inserted},
@@ -87,15 +107,17 @@ class SaveThenCache:
         return IngestResult(frozenset(inserted), already_stored, tuple(rejected), tuple(accepted))
 
     def _save_rounds(
-        self, copies: dict[str, list[tuple[int, Order]]], rejected: list[Rejected]
+        self,
+        first: list[EncodedOrder],
+        copies: dict[str, list[tuple[int, Order]]],
+        rejected: list[Rejected],
     ) -> tuple[set[str], dict[str, EncodedOrder]]:
         """Save the first copy of each order_uid; if the store refuses one, its next copy
         (if any) gets its turn in the next round: the first copy the store takes wins."""
         inserted: set[str] = set()
         stored: dict[str, EncodedOrder] = {}
-        pending = list(copies)  # order_uids whose first remaining copy is to be saved
-        while pending:
-            batch = [EncodedOrder(o, encode_order(o)) for o in (copies[u][0][1] for u in pending)]
+        batch = first
+        while batch:
             saved, refused = self._save_isolating(batch)
             inserted |= saved
             pending = []
@@ -110,6 +132,7 @@ class SaveThenCache:
                     pending.append(uid)
                 else:
                     del copies[uid]
+            batch = [EncodedOrder(o, encode_order(o)) for o in (copies[u][0][1] for u in pending)]
         return inserted, stored
 
     def _save_isolating(self, batch: list[EncodedOrder]) -> tuple[set[str], dict[str, str]]:

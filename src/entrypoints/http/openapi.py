@@ -55,7 +55,7 @@ _ORDER_RESPONSES = {
         "headers": {"Retry-After": {"schema": _TEXT}},
     },
 }
-_ADMIN = {"security": [{"adminToken": []}]}
+_ADMIN: dict[str, Any] = {"security": [{"adminToken": []}]}
 _ADMIN_ERRORS = {
     "401": error("No or wrong bearer token (code unauthorized)"),
     "404": error("Admin endpoints are disabled: no admin token is set (code not_found)"),

@@ -1,0 +1,51 @@
+"""The consumer's settings, its observable state, and the error that stops it for good."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import attrs
+
+
+class ConsumerFailed(RuntimeError):
+    """The consumer stopped for good; the message says why."""
+
+
+@attrs.frozen
+class ConsumerSettings:
+    bootstrap_servers: str
+    topic: str
+    group_id: str
+    batch_size: int
+    retry_max: float  # the backoff's cap, seconds
+    retry_initial: float = 0.5
+    poll_timeout: float = 0.5
+    session_timeout_ms: int = 10_000
+    max_poll_interval_ms: int = 300_000
+    client_config: Mapping[str, str] = attrs.field(factory=dict)  # any librdkafka property
+
+
+@attrs.define
+class ConsumerState:
+    """What the consumer is doing, for readiness, metrics and tests."""
+
+    running: bool = False
+    failure: str | None = None
+    retrying_since: float | None = None  # monotonic time the current batch first failed
+    last_commit_at: float | None = None  # Unix time of the last offset commit
+    batches: int = 0
+    messages: int = 0
+    saved: int = 0
+    already_stored: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    attempts: int = 0  # failed attempts at the current batch
+    commits: int = 0
+
+    def retrying_for(self) -> float:
+        return 0.0 if self.retrying_since is None else time.monotonic() - self.retrying_since
+
+    def committed_now(self) -> None:
+        self.commits += 1
+        self.last_commit_at = time.time()
