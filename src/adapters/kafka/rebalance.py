@@ -96,6 +96,7 @@ class GroupOffsets:
 
     def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.warning("lost %s", sorted(_key(tp) for tp in partitions))
+        self._settle()  # the batch in flight is done before its partitions' work is set aside
         for tp in partitions:
             self._ledger.lose(_key(tp))
 

@@ -1,10 +1,11 @@
 """The order repository on PostgreSQL.
 
-A batch is saved in one transaction with binary COPY, the fastest way into PostgreSQL:
-the orders go into a session-local staging table and on into ``orders`` with
-``ON CONFLICT DO NOTHING RETURNING order_uid`` (idempotent: replays are skipped), then
-the deliveries, payments and items of the orders that were new are copied straight into
-their tables. Every database error is translated by its SQLSTATE (``errors.py``).
+A batch is saved in one transaction with binary COPY, the fastest way into PostgreSQL.
+The orders are copied straight into ``orders``; if that meets an order already stored (a
+replay), they go instead through a session-local staging table and on into ``orders``
+with ``ON CONFLICT DO NOTHING RETURNING order_uid`` (idempotent). Then the deliveries,
+payments and items of the orders that were new are copied into their tables. Every
+database error is translated by its SQLSTATE (``errors.py``).
 """
 
 from __future__ import annotations
@@ -178,11 +179,7 @@ class PostgresOrderRepository:
         if pool is None:
             raise AssertionError("this repository was built without an ingest pool")
         with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            # In the transaction, so that a refusal (a read-only server) says why.
-            cur.execute(_CREATE_STAGING)
-            copy_rows(cur, STAGING_TABLE, ORDER_COLUMNS, [order_row(e) for e in orders])
-            cur.execute(_MOVE_NEW_ORDERS)
-            inserted = {str(row[0]) for row in cur.fetchall()}
+            inserted = self._insert_orders(conn, cur, [order_row(e) for e in orders])
             if not inserted:
                 return inserted
             new = [e.order for e in orders if e.order_uid in inserted]
@@ -191,6 +188,27 @@ class PostgresOrderRepository:
             items = [row for o in new for row in item_rows(o)]
             copy_rows(cur, "items", ITEM_COLUMNS, items)
         return inserted
+
+    @staticmethod
+    def _insert_orders(
+        conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], rows: list[Row]
+    ) -> set[str]:
+        """Insert the order rows; return the order_uids that were new.
+
+        Most batches hold only new orders: they are copied straight in. A batch with an
+        order already stored (a replay after a crash, a repeat) fails that copy at its
+        savepoint and goes through the staging table and ``ON CONFLICT DO NOTHING``.
+        """
+        try:
+            with conn.transaction():  # a savepoint
+                copy_rows(cur, "orders", ORDER_COLUMNS, rows)
+            return {str(row[0]) for row in rows}
+        except psycopg.errors.UniqueViolation:
+            pass
+        cur.execute(_CREATE_STAGING)
+        copy_rows(cur, STAGING_TABLE, ORDER_COLUMNS, rows)
+        cur.execute(_MOVE_NEW_ORDERS)
+        return {str(row[0]) for row in cur.fetchall()}
 
     def _run(self, work: Callable[[], T], *, retry: bool) -> T:
         """Run ``work``, translating every database error into the core's classes.

@@ -1,48 +1,89 @@
-"""Order lookups: GET /order?id=ORDER_UID (the seed's form) and GET /orders/{order_uid}."""
+"""Order lookups: GET /order?id=ORDER_UID (the seed's form) and GET /orders/{order_uid}.
+
+``answer`` is the one implementation, as plain status, headers and body. The app's raw
+ASGI fast path (``OrderServiceApp``) sends it without Starlette's routing, request and
+response objects, which is most of the cost of a cache hit; the Starlette routes send the
+same answer for anything the fast path does not take.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import parse_qsl
 
+import attrs
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from entrypoints.http.errors import error_response
 from entrypoints.http.lookups import AsyncLookup
 from order_core import InvalidOrderId, RepositoryUnavailable
 
 # Orders never change once saved, so a browser or proxy may keep a found one.
-ORDER_CACHE_CONTROL = "public, max-age=3600"
+ORDER_CACHE_CONTROL = b"public, max-age=3600"
+_JSON = (b"content-type", b"application/json")
+_NO_STORE = (b"cache-control", b"no-store")
 
 
-async def order_by_query(request: Request) -> Response:
-    order_uid = request.query_params.get("id")
+@attrs.frozen
+class Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def _error(status: int, code: str, message: str, *extra: tuple[bytes, bytes]) -> Answer:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return Answer(status, [_JSON, _NO_STORE, *extra], body)
+
+
+def id_from_query(query_string: bytes) -> str | None:
+    for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if key == "id":
+            return value
+    return None
+
+
+async def answer(lookups: AsyncLookup, order_uid: str | None, if_none_match: bytes) -> Answer:
+    """The whole answer to an order lookup, every outcome included."""
     if order_uid is None:
-        return error_response(400, "missing_id", "query parameter 'id' is required")
-    return await _lookup(request, order_uid)
-
-
-async def order_by_path(request: Request) -> Response:
-    return await _lookup(request, request.path_params["order_uid"])
-
-
-async def _lookup(request: Request, order_uid: str) -> Response:
-    lookups: AsyncLookup = request.app.state.lookups
+        return _error(400, "missing_id", "query parameter 'id' is required")
     try:
         document = await lookups.find(order_uid)
     except InvalidOrderId as exc:
-        return error_response(400, "invalid_id", str(exc))
+        return _error(400, "invalid_id", str(exc))
     except RepositoryUnavailable:
-        return error_response(
+        return _error(
             503,
             "unavailable",
             "the order store is unavailable; try again shortly",
-            headers={"Retry-After": "5"},
+            (b"retry-after", b"5"),
         )
     if document is None:
-        return error_response(404, "not_found", f"no order with id {order_uid!r}")
-    etag = '"' + hashlib.blake2b(document, digest_size=12).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": ORDER_CACHE_CONTROL}
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(document, media_type="application/json", headers=headers)
+        return _error(404, "not_found", f"no order with id {order_uid!r}")
+    etag = b'"' + hashlib.blake2b(document, digest_size=12).hexdigest().encode() + b'"'
+    headers = [(b"etag", etag), (b"cache-control", ORDER_CACHE_CONTROL)]
+    if if_none_match and etag in if_none_match:
+        return Answer(304, headers, b"")
+    return Answer(200, [_JSON, *headers], document)
+
+
+def _response(result: Answer) -> Response:
+    response = Response(result.body, status_code=result.status)
+    response.raw_headers = [
+        *((k, v) for k, v in response.raw_headers if k != b"content-type"),
+        *result.headers,
+    ]
+    return response
+
+
+async def order_by_query(request: Request) -> Response:
+    order_uid = id_from_query(request.scope["query_string"])
+    inm = request.headers.get("if-none-match", "").encode()
+    return _response(await answer(request.app.state.lookups, order_uid, inm))
+
+
+async def order_by_path(request: Request) -> Response:
+    inm = request.headers.get("if-none-match", "").encode()
+    order_uid = request.path_params["order_uid"]
+    return _response(await answer(request.app.state.lookups, order_uid, inm))
