@@ -7,7 +7,9 @@ stops are started again in a ``finally``, and ``servers_restored`` checks after 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -17,6 +19,8 @@ from tests.faults.harness import (
     Figures,
     ServiceProcess,
     Spawn,
+    frozen_services,
+    service_pid,
     services,
     stopped_services,
 )
@@ -70,12 +74,17 @@ def spawn(request: pytest.FixtureRequest) -> Iterator[Spawn]:
 
 @pytest.fixture(autouse=True)
 def servers_restored() -> Iterator[None]:
-    """Whatever a test did, every server runs again after it (and it fails if one did not)."""
+    """Whatever a test did, every server runs again after it (and it fails if one did not),
+    stopped or frozen (SIGSTOP)."""
     yield
+    frozen = frozen_services()
+    for name in frozen:
+        os.kill(service_pid(name), signal.SIGCONT)
     down = stopped_services()
     for name in down:
         services("start", name)
     assert not down, f"the test left {down} stopped"
+    assert not frozen, f"the test left {frozen} frozen"
 
 
 def _safe(name: str) -> str:

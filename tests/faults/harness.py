@@ -9,13 +9,26 @@ The audit is the point of every fault test. Whatever was injected, at the end:
 - and, sampled all along by ``CommitWatch``, no committed offset ever ran ahead of the
   database or the dead-letter topic: each message below a committed offset had been saved
   (its row's ``saved_at`` is earlier) or dead-lettered (its record's timestamp is earlier).
+
+Faults are injected by count, not by luck: a test that needs its fault to land in some
+state (a session killed mid-transaction, a process frozen between its database commit and
+its offset commit, an instance leaving while work remains) waits for that state, or keeps
+the work coming until the count it needs is reached, within a time bound; when the bound is
+hit it fails saying which count was not reached. A green run therefore means the fault was
+injected as described, and a red one that something is wrong.
+
+Every server address comes from tests/integration/conftest.py (environment variables, the
+normal local ports by default), and ``scripts/services.sh`` reads the same ORDER_* port
+variables, so the whole suite can run against a second set of servers.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -29,15 +42,17 @@ from pathlib import Path
 from typing import IO
 
 import attrs
+import httpx
 import orjson
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.records import Record as KafkaRecord
 from adapters.kafka.topics import ensure_topics
-from entrypoints.order_generator import messages
 from entrypoints.settings import ENV_PREFIX
+from order_tools.fake_orders import messages
 from tests.integration.conftest import KAFKA, MEMCACHED, REDIS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +61,7 @@ ORDER_SERVICE = str(Path(sys.executable).parent / "order-service")
 ARTIFACTS = REPO / "test-artifacts" / "faults"
 CORE_SERVICES = ("postgres", "memcached", "redis", "kafka")
 
-Headers = list[tuple[str, str | bytes | None]]
+Headers = list[tuple[str, bytes]]
 # The test's own clients stay quiet while the broker is away on purpose.
 QUIET = {"bootstrap.servers": KAFKA, "log_level": 0}
 
@@ -70,8 +85,8 @@ def services(action: str, name: str) -> None:
         )
 
 
-def stopped_services() -> list[str]:
-    """The core servers that are not running now."""
+def _status() -> dict[str, str]:
+    """``services.sh status`` of the core servers: name -> the rest of its line."""
     result = subprocess.run(
         [str(SERVICES_SH), "status", *CORE_SERVICES],
         check=False,
@@ -79,10 +94,64 @@ def stopped_services() -> list[str]:
         text=True,
         timeout=60,
     )
-    running = {
-        line.split()[0] for line in result.stdout.splitlines() if line.split()[1:2] == ["running"]
-    }
-    return [name for name in CORE_SERVICES if name not in running]
+    lines = (line.split(None, 1) for line in result.stdout.splitlines())
+    return {parts[0]: parts[1] for parts in lines if len(parts) == 2}
+
+
+def stopped_services() -> list[str]:
+    """The core servers that are not running now."""
+    status = _status()
+    return [name for name in CORE_SERVICES if not status.get(name, "").startswith("running")]
+
+
+def service_pid(name: str) -> int:
+    """The pid of a core server as ``services.sh status`` reports it."""
+    found = re.search(r"\bpid (\d+)", _status().get(name, ""))
+    if found is None:
+        raise AssertionError(f"services.sh status shows no pid for {name}")
+    return int(found.group(1))
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/PID/status (R, S, T for stopped, ...), "" if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return ""
+    found = re.search(r"^State:\s+(\S)", text, re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def frozen_services() -> list[str]:
+    """The core servers whose process is stopped by a signal (SIGSTOP) now."""
+    frozen = []
+    for name, rest in _status().items():
+        found = re.search(r"\bpid (\d+)", rest)
+        if name in CORE_SERVICES and found and _process_state(int(found.group(1))) == "T":
+            frozen.append(name)
+    return frozen
+
+
+def memcached_pid() -> int:
+    """The pid of the Memcached these tests use (never another one: its port is checked)."""
+    pid = service_pid("memcached")
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    port = MEMCACHED.rsplit(":", 1)[1].encode()
+    assert b"-p" in command, command
+    assert command[command.index(b"-p") + 1] == port, (
+        f"pid {pid} is a memcached on another port than {MEMCACHED}: {command!r}"
+    )
+    return pid
+
+
+@contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """The process is stopped (SIGSTOP) for the block and continued whatever happens."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 @attrs.define
@@ -131,6 +200,7 @@ class Workload:
     headers: list[Headers]
     valid_values: dict[bytes, str]  # message bytes -> order_uid, for every valid message
     expected_items: int  # item rows the valid orders must leave, once each
+    ok: list[bool] = attrs.field(factory=list, repr=False)  # per message: a valid order?
 
     @classmethod
     def generate(
@@ -142,7 +212,8 @@ class Workload:
         poison_run: Sequence[tuple[bytes | None, bytes]] = (),
     ) -> Workload:
         """``count`` generated messages; ``extra_invalid`` are spread evenly among them and
-        ``poison_run`` (invalid messages back to back) goes in the middle."""
+        ``poison_run`` (invalid messages back to back) goes in the middle. The generator is
+        a stream: the first N messages of a larger workload are those of a workload of N."""
         generated = [(k, v, ok) for k, v, ok in messages(count, seed, invalid_ratio)]
         middle = len(generated) // 2
         generated[middle:middle] = [(k, v, False) for k, v in poison_run]
@@ -154,6 +225,10 @@ class Workload:
             if (index + 1) % every == 0 and (extra := next(extras, None)) is not None:
                 merged.append((extra[0], extra[1], False))
         merged.extend((k, v, False) for k, v in extras)
+        return cls.of(merged)
+
+    @classmethod
+    def of(cls, merged: Sequence[tuple[bytes | None, bytes, bool]]) -> Workload:
         valid_values: dict[bytes, str] = {}
         items = 0
         for _, value, ok in merged:
@@ -164,7 +239,15 @@ class Workload:
         headers: list[Headers] = [
             [("fault-suite.seq", str(i).encode())] for i in range(len(merged))
         ]
-        return cls([(k, v) for k, v, _ in merged], headers, valid_values, items)
+        return cls(
+            [(k, v) for k, v, _ in merged], headers, valid_values, items, [ok for *_, ok in merged]
+        )
+
+    def prefix(self, count: int) -> Workload:
+        """The first ``count`` messages, as a workload of their own (what was published)."""
+        return Workload.of(
+            [(k, v, ok) for (k, v), ok in zip(self.pairs[:count], self.ok[:count], strict=True)]
+        )
 
     @property
     def valid_uids(self) -> set[str]:
@@ -174,21 +257,26 @@ class Workload:
     def invalid_count(self) -> int:
         return sum(1 for _, value in self.pairs if value not in self.valid_values)
 
-    def chunks(
-        self, size: int, start: int = 0, stop: int | None = None
-    ) -> Iterator[tuple[list[tuple[bytes | None, bytes]], list[Headers]]]:
+    def records(self, start: int = 0, stop: int | None = None) -> list[KafkaRecord]:
         stop = len(self.pairs) if stop is None else stop
-        for first in range(start, stop, size):
-            last = min(first + size, stop)
-            yield self.pairs[first:last], self.headers[first:last]
+        return [
+            KafkaRecord(key, value, tuple(headers))
+            for (key, value), headers in zip(
+                self.pairs[start:stop], self.headers[start:stop], strict=True
+            )
+        ]
 
-    def valid_uids_in(self, start: int, stop: int) -> list[str]:
+    def valid_uids_in(self, start: int, stop: int | None) -> list[str]:
         """The order_uids of the valid messages among pairs[start:stop], first copies only."""
         seen: dict[str, None] = {}
         for _, value in self.pairs[start:stop]:
             if (uid := self.valid_values.get(value)) is not None:
                 seen.setdefault(uid)
         return list(seen)
+
+
+def _publisher() -> KafkaPublisher:
+    return KafkaPublisher(KAFKA, {"log_level": "0"})
 
 
 def publish(
@@ -201,12 +289,13 @@ def publish(
 ) -> float:
     """Publish the workload, or pairs[start:stop] of it (at ``rate`` messages/s if given);
     return the seconds it took."""
-    publisher = KafkaPublisher(KAFKA, extra_config={"log_level": 0})
+    publisher = _publisher()
     started = time.monotonic()
+    stop = len(workload.pairs) if stop is None else stop
     sent = 0
     try:
-        for pairs, headers in workload.chunks(chunk, start, stop):
-            sent += publisher.publish(topic, pairs, headers=headers)
+        for first in range(start, stop, chunk):
+            sent += publisher.publish(topic, workload.records(first, min(first + chunk, stop)))
             if rate:
                 time.sleep(max(0.0, started + sent / rate - time.monotonic()))
     finally:
@@ -215,21 +304,66 @@ def publish(
 
 
 class Publishing:
-    """Publishes a workload in a background thread (to inject faults while it runs)."""
+    """Publishes a workload in a background thread (to inject faults while it runs).
 
-    def __init__(self, topic: str, workload: Workload, rate: float, chunk: int = 250) -> None:
+    Without ``until`` it publishes the whole workload. With ``until`` it publishes at least
+    ``at_least`` messages and then goes on (into the rest of the workload: the reserve)
+    until ``until()`` is true, so that the work never runs out before the fault the test
+    waits for has been injected; it fails, saying what was awaited (``awaited()``), when the
+    reserve runs out first. ``published`` is the part to audit.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        workload: Workload,
+        rate: float,
+        chunk: int = 250,
+        *,
+        until: Callable[[], bool] | None = None,
+        at_least: int | None = None,
+        awaited: Callable[[], str] = lambda: "the fault",
+    ) -> None:
         self.error: BaseException | None = None
         self.seconds = 0.0
+        self.sent = 0
+        self._workload = workload
+        self._until = until
+        self._awaited = awaited
+        self._at_least = len(workload.pairs) if at_least is None else at_least
         self._thread = threading.Thread(
             target=self._run, args=(topic, workload, rate, chunk), daemon=True
         )
         self._thread.start()
 
     def _run(self, topic: str, workload: Workload, rate: float, chunk: int) -> None:
+        started = time.monotonic()
+        publisher = _publisher()
         try:
-            self.seconds = publish(topic, workload, rate=rate, chunk=chunk)
+            total = len(workload.pairs)
+            while self.sent < total:
+                if self.sent >= self._at_least and (self._until is None or self._until()):
+                    break
+                stop = min(self.sent + chunk, total)
+                self.sent += publisher.publish(topic, workload.records(self.sent, stop))
+                time.sleep(max(0.0, started + self.sent / rate - time.monotonic()))
+            else:
+                if self._until is not None and not self._until():
+                    raise AssertionError(
+                        f"all {total} messages of the reserve were published in "
+                        f"{time.monotonic() - started:.0f}s before {self._awaited()}"
+                    )
         except BaseException as exc:
             self.error = exc
+        finally:
+            publisher.close()
+            self.seconds = time.monotonic() - started
+
+    @property
+    def published(self) -> Workload:
+        """What was published: the workload the audit must find."""
+        assert not self._thread.is_alive(), "still publishing"
+        return self._workload.prefix(self.sent)
 
     def join(self, timeout: float = 180.0) -> float:
         self._thread.join(timeout)
@@ -324,6 +458,13 @@ class KafkaProbe:
             for member in description.members
         }
 
+    def holders(self) -> list[set[int]]:
+        """The partitions each member holds, sorted; [] while the group is in between."""
+        try:
+            return sorted(self.members().values(), key=sorted)
+        except Exception:  # the group may be between generations
+            return []
+
     def close(self) -> None:
         self._client.close()
 
@@ -353,6 +494,15 @@ class CommitWatch:
         finally:
             self._probe.close()
 
+    def committed_between(self, start: float, end: float) -> int:
+        """Messages committed between two Unix times (from the samples nearest to them)."""
+        inside = [total for when, total in self.totals() if start <= when <= end]
+        return inside[-1] - inside[0] if len(inside) >= 2 else 0
+
+    def totals(self) -> list[tuple[float, int]]:
+        """(Unix time, sum of the committed offsets) of every sample."""
+        return [(when, sum(committed.values())) for when, committed in list(self.samples)]
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
@@ -365,6 +515,14 @@ class CommitWatch:
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
+
+# The service's sessions in this test's database (its pools name themselves "order-service
+# lookups" and "order-service ingest"). Literal SQL: the % is LIKE's, not a placeholder.
+SERVICE_SESSIONS = (
+    "SELECT pid, state FROM pg_stat_activity"
+    " WHERE application_name LIKE 'order-service%'"
+    " AND datname = current_database() AND pid <> pg_backend_pid()"
+)
 
 
 def saved_count(database_url: str) -> int:
@@ -383,47 +541,84 @@ def saved_uids(database_url: str) -> set[str]:
 
 
 class BackendKiller:
-    """Terminates the service's PostgreSQL sessions in this database, again and again."""
+    """Terminates the service's PostgreSQL sessions in this database, again and again.
 
-    def __init__(self, database_url: str, every: tuple[float, float] = (0.1, 0.4)) -> None:
+    One round every ``every`` seconds. A round first hunts, for up to ``hunt`` seconds, for
+    a session in the middle of its work (running a statement, or inside a transaction) and
+    terminates it the moment it shows up; if none does, it terminates every session (idle
+    ones). While the service has work, nearly every round therefore cuts a transaction:
+    how many did is a count the test can wait for (``reached``), not a matter of timing.
+    """
+
+    def __init__(
+        self, database_url: str, every: tuple[float, float] = (0.1, 0.4), hunt: float = 0.5
+    ) -> None:
         self.killed = 0
         self.killed_busy = 0  # of which were running a statement or inside a transaction
         self.rounds = 0
         self._url = database_url
         self._every = every
+        self._hunt = hunt
         self._stop = threading.Event()
+        self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def reached(self, killed: int, busy: int) -> bool:
+        return self.killed >= killed and self.killed_busy >= busy
+
+    def _kill(self, conn: psycopg.Connection[tuple[object, ...]], busy_only: bool) -> int:
+        # The filter first, in a subquery, and the kill in the outer select list: SQL does
+        # not promise the order in which one WHERE clause is evaluated. OFFSET 0: the
+        # subquery is never flattened into the outer query.
+        where = " AND state <> 'idle'" if busy_only else ""
+        rows = conn.execute(
+            "SELECT state, pg_terminate_backend(pid) FROM ("
+            + SERVICE_SESSIONS
+            + where
+            + " OFFSET 0) AS service"
+        ).fetchall()
+        self.killed += sum(1 for _, killed in rows if killed)
+        busy = sum(1 for state, killed in rows if killed and state != "idle")
+        self.killed_busy += busy
+        return busy
+
     def _run(self) -> None:
         rng = random.Random(7)
-        with psycopg.connect(self._url, autocommit=True) as conn:
-            while not self._stop.wait(rng.uniform(*self._every)):
-                # The filter first, in a subquery, and the kill in the outer select list:
-                # SQL does not promise the order in which one WHERE clause is evaluated.
-                rows = conn.execute(
-                    "SELECT state, pg_terminate_backend(pid) FROM ("
-                    " SELECT pid, state FROM pg_stat_activity"
-                    " WHERE application_name = 'order-service'"
-                    " AND datname = current_database() AND pid <> pg_backend_pid()"
-                    " OFFSET 0) AS service"  # OFFSET 0: never flattened into the outer query
-                ).fetchall()
-                self.killed += sum(1 for _, killed in rows if killed)
-                self.killed_busy += sum(1 for state, killed in rows if killed and state != "idle")
-                self.rounds += 1
+        try:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                while not self._stop.wait(rng.uniform(*self._every)):
+                    self.rounds += 1
+                    deadline = time.monotonic() + self._hunt
+                    while not self._stop.is_set() and time.monotonic() < deadline:
+                        if self._kill(conn, busy_only=True):
+                            break
+                        time.sleep(0.003)
+                    else:
+                        self._kill(conn, busy_only=False)
+        except BaseException as exc:
+            self.error = exc
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
+        if self.error is not None:
+            raise AssertionError(f"the session killer failed: {self.error!r}") from self.error
 
 
 class SilentServer:
-    """A TCP server that accepts connections and never answers: a hung cache server."""
+    """A TCP server that accepts connections and never answers: a hung cache server.
+
+    It reads what it is sent, so a test can tell the moment a request arrives
+    (``wait_for_request``): a cache write arrives only after a database commit.
+    """
 
     def __init__(self) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
         self._open: list[socket.socket] = []
+        self.requests = 0
+        self._request = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -432,7 +627,25 @@ class SilentServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return  # closed
-            self._open.append(conn)  # read nothing, answer nothing
+            self._open.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.requests += 1
+            self._request.set()  # read, never answered
+
+    def wait_for_request(self, timeout: float) -> bool:
+        """Wait for the next request to arrive; False after ``timeout`` without one."""
+        arrived = self._request.wait(timeout)
+        self._request.clear()
+        return arrived
 
     def close(self) -> None:
         self._sock.close()
@@ -450,7 +663,11 @@ class SilentServer:
 
 
 def service_env(database_url: str, topic: str, **changes: object) -> dict[str, str]:
-    """The environment of an ``order-service`` process pointed at this test's resources."""
+    """The environment of an ``order-service`` process pointed at this test's resources.
+
+    Its ops server is off (port 0) unless the test asks for one: pass ``ops_port=free_port()``
+    so that processes never clash over a port.
+    """
     settings: dict[str, object] = {
         "kafka_bootstrap": KAFKA,
         "kafka_topic": topic,
@@ -462,6 +679,8 @@ def service_env(database_url: str, topic: str, **changes: object) -> dict[str, s
         "warm_up_orders": 0,
         "retry_max": 1,
         "batch_size": 500,
+        "http_host": "127.0.0.1",
+        "ops_port": 0,
         "log_level": "INFO",
     }
     settings.update(changes)
@@ -522,6 +741,8 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
     def close(self) -> None:
+        if self.alive:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen process dies as well when killed
         self.kill()
         self._log.close()
 
@@ -538,7 +759,7 @@ class Figures:
 
     def line(self) -> str:
         def shown(value: object) -> str:
-            return f"{value:.2f}" if isinstance(value, float) else str(value)
+            return f"{value:.3f}" if isinstance(value, float) else str(value)
 
         return f"{self.test}: " + " ".join(f"{k}={shown(v)}" for k, v in self.values.items())
 
@@ -580,6 +801,27 @@ def all_done(probe: KafkaProbe, ends: Mapping[int, int]) -> Callable[[], bool]:
             return False
 
     return check
+
+
+def http_up(url: str) -> Callable[[], bool]:
+    """True once ``url`` answers at all (any status)."""
+
+    def check() -> bool:
+        try:
+            httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            return False
+        return True
+
+    return check
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (share in 0..1) of the values; nan when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 # -- the audit --------------------------------------------------------------------------------
@@ -780,3 +1022,8 @@ def metric(text: str, name: str, labels: Mapping[str, str] | None = None) -> flo
         if line.startswith(wanted + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def has_metric(text: str, name: str) -> bool:
+    """Whether the Prometheus text output has a sample of ``name`` (without labels)."""
+    return any(line.startswith(name + " ") for line in text.splitlines())

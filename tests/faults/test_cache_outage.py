@@ -36,6 +36,8 @@ pytestmark = pytest.mark.faults
 
 ERRORS = ("order_service_cache_errors_total", {"backend": "memcached"})
 HITS = ("order_service_cache_lookups_total", {"backend": "memcached", "result": "hit"})
+SKIPPED = ("order_service_circuit_skipped_total", {"dependency": "cache"})
+CIRCUIT_OPEN = ("order_service_circuit_open", {"dependency": "cache"})
 
 
 def test_memcached_down_lookups_fall_back_to_postgres_and_nothing_is_lost(
@@ -84,6 +86,7 @@ def test_memcached_down_lookups_fall_back_to_postgres_and_nothing_is_lost(
             served(uid)
         hits_before = metric(metrics(), *HITS)
         errors_before = metric(metrics(), *ERRORS)
+        skipped_before = metric(metrics(), *SKIPPED)
 
         with outage("memcached") as mc:
             publish(topic, workload, start=split)
@@ -96,6 +99,8 @@ def test_memcached_down_lookups_fall_back_to_postgres_and_nothing_is_lost(
             slowest = max(served(uid) for uid in [*before[:50], *during[:50]])
             assert http.get("/order", params={"id": "nosuchorder1"}).status_code == 404
             errors_during = metric(metrics(), *ERRORS)
+            skipped_during = metric(metrics(), *SKIPPED)
+            circuit_open = metric(metrics(), *CIRCUIT_OPEN)
             ready = http.get("/readyz")
             mc.start()
 
@@ -125,14 +130,21 @@ def test_memcached_down_lookups_fall_back_to_postgres_and_nothing_is_lost(
         save_all_s=saving,
         slowest_lookup_s=slowest,
         cache_errors=errors_during - errors_before,
+        cache_calls_skipped=skipped_during - skipped_before,
         recover_s=recovered,
     )
     assert result.problems == []
     assert hits_before > 0  # the cache was in use before the outage
     assert errors_during > errors_before  # the fault was counted...
-    logged = server.output()  # ...and logged, by the consumer and by the lookups
+    logged = server.output()  # ...and logged by the consumer...
     assert re.search(r"cache (write|repair) failed", logged)
-    assert "cache fill failed" in logged
+    # ...and then the cache was skipped, by the consumer and the lookups alike, rather than
+    # waited on: its circuit opened (logged, and shown as open) and the calls it spared are
+    # counted. (A lookup no longer logs a failure of its own: while the circuit is open it
+    # does not call the cache at all.)
+    assert "cache circuit open" in logged
+    assert circuit_open == 1
+    assert skipped_during > skipped_before
     assert ready.status_code == 200
     assert ready.json()["checks"]["cache"].startswith("degraded")
     assert slowest < 2.0

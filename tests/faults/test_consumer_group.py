@@ -4,6 +4,7 @@ mid-run (cooperative-sticky rebalances, commit on revoke) lose and double nothin
 from __future__ import annotations
 
 import signal
+import threading
 
 import pytest
 
@@ -24,6 +25,8 @@ from tests.faults.harness import (
 
 pytestmark = pytest.mark.faults
 
+ORDERS = 10_000
+
 
 def test_instances_joining_and_leaving_mid_run_lose_and_double_nothing(
     clean_database: str, spawn: Spawn, figures: Figures
@@ -31,16 +34,16 @@ def test_instances_joining_and_leaving_mid_run_lose_and_double_nothing(
     partitions = 6
     topic = new_topic(partitions)
     group = f"group-{topic}"
-    workload = Workload.generate(10_000, seed=808, invalid_ratio=0.05)
+    # ~12 s of traffic, and on until the instance that leaves has left: the joining and the
+    # leaving both happen while work keeps arriving, however fast the ingest.
+    reserve = Workload.generate(2 * ORDERS, seed=808, invalid_ratio=0.05)
     env = service_env(clean_database, topic, batch_size=200)
     probe = KafkaProbe(topic, group, partitions)
     sizes: list[list[int]] = []
+    left = threading.Event()
 
     def spread(members: int) -> bool:
-        try:
-            held = sorted(len(p) for p in probe.members().values())
-        except Exception:  # between generations
-            return False
+        held = sorted(len(p) for p in probe.holders())
         if held:
             sizes.append(held)
         return len(held) == members and sum(held) == partitions and min(held) > 0
@@ -49,7 +52,14 @@ def test_instances_joining_and_leaving_mid_run_lose_and_double_nothing(
         a = spawn("consume", env, "consumer-a")
         b = spawn("consume", env, "consumer-b")
         wait_until(lambda: spread(2), 60, "two instances sharing", [a, b])
-        publishing = Publishing(topic, workload, rate=1_200)  # ~8 s of traffic
+        publishing = Publishing(
+            topic,
+            reserve,
+            rate=800,
+            at_least=ORDERS,
+            until=left.is_set,
+            awaited=lambda: "the third instance joined and the second left",
+        )
         wait_until(lambda: saved_count(clean_database) >= 2_500, 60, "2,500 saved", [a, b])
         c = spawn("consume", env, "consumer-c")  # joins mid-run
         wait_until(lambda: spread(3), 60, "three instances sharing", [a, b, c])
@@ -57,7 +67,9 @@ def test_instances_joining_and_leaving_mid_run_lose_and_double_nothing(
         wait_until(lambda: saved_count(clean_database) >= 6_000, 60, "6,000 saved", [a, c])
         code_b, _ = b.stop(signal.SIGTERM)  # leaves mid-run
         wait_until(lambda: spread(2), 60, "two instances again", [a, c])
+        left.set()
         publishing.join()
+        workload = publishing.published
         ends = probe.end_offsets()
         wait_until(all_done(probe, ends), 120, "every offset committed", [a, c])
         codes = [code_b, a.stop(signal.SIGTERM)[0], c.stop(signal.SIGTERM)[0]]

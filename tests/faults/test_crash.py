@@ -38,7 +38,7 @@ pytestmark = pytest.mark.faults
 def _batch_waits_on_lock(database_url: str) -> bool:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'order-service'"
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'order-service%'"
             " AND datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
     return bool(row and row[0])
@@ -82,7 +82,9 @@ def test_sigkill_mid_batch_rereads_what_was_not_committed(
         rereads = [saved_but_uncommitted()]
 
         # Kill 2: after the database commit, before the offset commit. This instance's cache
-        # hangs (each write times out after 0.5 s), which holds every batch in that window.
+        # hangs, and it writes to the cache only after a database commit: the moment a
+        # request reaches the hung cache, the instance is frozen right in that window
+        # (checked: saved orders past the committed offsets), then killed.
         with SilentServer() as hung_cache:
             second = spawn(
                 "consume",
@@ -94,17 +96,21 @@ def test_sigkill_mid_batch_rereads_what_was_not_committed(
                 lambda: saved_count(clean_database) > before_kill, 60, "saving to resume", [second]
             )
             resumed_after = time.monotonic() - restarted
-            for _ in range(100):
+            deadline = time.monotonic() + 60
+            while True:
+                assert time.monotonic() < deadline, (
+                    f"in 60 s the consumer was never caught between saving and committing "
+                    f"({hung_cache.requests} cache requests)"
+                )
+                assert second.alive, second.output()[-3000:]
+                if not hung_cache.wait_for_request(timeout=1.0):
+                    continue
                 second.send(signal.SIGSTOP)
-                time.sleep(0.05)  # let requests already sent land
                 if (found := saved_but_uncommitted()) > 0:
                     second.kill()
                     rereads.append(found)
                     break
-                second.send(signal.SIGCONT)
-                time.sleep(0.1)
-            else:
-                pytest.fail("never caught the consumer between saving and committing")
+                second.send(signal.SIGCONT)  # an idle repair, not a batch: wait for the next
 
         third = spawn("consume", env, "consumer-3")
         wait_until(all_done(probe, ends), 120, "every offset committed", [third])

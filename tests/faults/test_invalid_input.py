@@ -10,7 +10,7 @@ import time
 import orjson
 import pytest
 
-from entrypoints.order_generator import random_order
+from order_tools.fake_orders import random_order
 from tests.faults.harness import (
     CommitWatch,
     Figures,
@@ -43,7 +43,8 @@ def crafted() -> list[tuple[bytes | None, bytes, str]]:
     nul["delivery"] = {**nul["delivery"], "name": "a\u0000b"}  # type: ignore[dict-item]
     return [
         (b"k-empty", b"", "empty"),
-        (None, b"\xff\xfe\xfd not utf-8", "not UTF-8"),
+        # Not UTF-8, but its first byte already makes it not JSON, and that is what is said.
+        (None, b"\xff\xfe\xfd not utf-8", "not JSON"),
         (b"k-latin1", '{"order_uid": "caf\xe9"}'.encode("latin-1"), "not UTF-8"),
         (None, b"{this is not json", "not JSON"),
         (b"k-truncated", orjson.dumps(order())[:-7], "not JSON"),

@@ -4,6 +4,7 @@ nothing is doubled, not on the topic and not in PostgreSQL."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 import pytest
@@ -26,6 +27,8 @@ from tests.faults.harness import (
 
 pytestmark = pytest.mark.faults
 
+ORDERS = 10_000
+
 
 def test_broker_restart_mid_run_loses_and_doubles_nothing(
     clean_database: str, spawn: Spawn, figures: Figures
@@ -33,15 +36,26 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
-    workload = Workload.generate(10_000, seed=404, invalid_ratio=0.05)
+    reserve = Workload.generate(2 * ORDERS, seed=404, invalid_ratio=0.05)
     consumer = spawn("consume", service_env(clean_database, topic), "consumer")
+    restarted = threading.Event()
     with CommitWatch(topic, group, partitions) as commits:
-        # Published over ~6 s, so that the restart lands while both sides are busy.
-        publishing = Publishing(topic, workload, rate=1_700)
+        # Published over ~6 s, and on until the broker is back, so that the restart lands
+        # while both sides are busy (work is published before and after it), however fast
+        # each side is.
+        publishing = Publishing(
+            topic,
+            reserve,
+            rate=1_700,
+            at_least=ORDERS,
+            until=restarted.is_set,
+            awaited=lambda: "the broker restarted",
+        )
         wait_until(lambda: saved_count(clean_database) >= 2_000, 60, "2,000 saved", [consumer])
         restart_started = time.monotonic()
         services("restart", "kafka")
         back = time.monotonic()
+        restarted.set()
         saved_when_back = saved_count(clean_database)
         # Recovered: the consumer saves again after the broker is back.
         recover = wait_until(
@@ -51,6 +65,7 @@ def test_broker_restart_mid_run_loses_and_doubles_nothing(
             [consumer],
         )
         publishing.join()
+        workload = publishing.published
         probe = KafkaProbe(topic, group, partitions)
         try:
             ends = probe.end_offsets()

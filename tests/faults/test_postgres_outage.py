@@ -10,7 +10,7 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.kafka.batch_consumer import ConsumerSettings, OrderConsumer
+from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from tests.faults.harness import (
@@ -19,6 +19,7 @@ from tests.faults.harness import (
     CommitWatch,
     Figures,
     KafkaProbe,
+    Publishing,
     Spawn,
     Workload,
     all_done,
@@ -39,13 +40,16 @@ pytestmark = pytest.mark.faults
 # Shorter than the outage below: a consumer that stopped polling while it waited would be
 # dropped from the group (and come back under a new member id).
 MAX_POLL_INTERVAL_MS = 8_000
-OUTAGE_SECONDS = 11.0
+OUTAGE_SECONDS = 11.0  # at least
+RETRIES = 3  # at least, while the database is down
+ORDERS = 10_000
+KILLS, KILLS_MID_TRANSACTION = 20, 5  # at least, each
 
 
 def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_503(
     clean_database: str, figures: Figures, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="adapters.kafka.batch_consumer")
+    caplog.set_level(logging.INFO, logger="adapters.kafka.order_consumer")
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
@@ -55,7 +59,6 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
         ConsumerSettings(
             bootstrap_servers=KAFKA,
             topic=topic,
-            dead_letter_topic=f"{topic}.dlq",
             group_id=group,
             batch_size=200,
             retry_initial=0.2,
@@ -63,8 +66,8 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
             session_timeout_ms=6_000,
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
         ),
-        container.save_then_cache(),
-        container.publisher(),
+        container.ingest(),
+        container.dead_letters(),
     )
     probe = KafkaProbe(topic, group, partitions)
     with (
@@ -82,7 +85,9 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
             # The rest arrives while the database is down, whatever the ingest speed.
             publish(topic, workload, start=half)
             ends = probe.end_offsets()
-            wait_until(lambda: consumer.stats.waiting_since is not None, 30, "the consumer to wait")
+            wait_until(
+                lambda: consumer.state.retrying_since is not None, 30, "the consumer to wait"
+            )
             committed_at_stop = probe.committed()
             # Cache hits are served; a miss is a prompt 503 in the JSON error shape.
             for uid in cached:
@@ -96,12 +101,19 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
             assert answer.headers["retry-after"]
             assert pg.stopped_at is not None
             time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - pg.stopped_at)))
-            assert consumer.stats.waiting_since is not None, "it moved on while the db was down"
+            # Down until the consumer has tried the batch again and again (each try waits
+            # out the pool timeout, 5 s, so this count is what sets the outage's length).
+            wait_until(
+                lambda: consumer.state.retries >= RETRIES,
+                45,
+                f"the consumer to retry {RETRIES} times",
+            )
+            assert consumer.state.retrying_since is not None, "it moved on while the db was down"
             assert probe.committed() == committed_at_stop, "committed while nothing was saved"
             pg.start()
 
         recovered = wait_until(
-            lambda: consumer.stats.waiting_since is None, 60, "the consumer to resume"
+            lambda: consumer.state.retrying_since is None, 60, "the consumer to resume"
         )
         members_after = probe.members()
         wait_until(all_done(probe, ends), 120, "every offset committed")
@@ -116,11 +128,11 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
         **result.figures(),
         outage_s=pg.seconds,
         recover_s=recovered,
-        retries=consumer.stats.retries,
+        retries=consumer.state.retries,
         http_miss_s=miss_seconds,
     )
     assert result.problems == []
-    assert consumer.stats.retries >= 3  # it kept retrying, with capped backoff, while down
+    assert consumer.state.retries >= RETRIES  # it kept retrying, with capped backoff, while down
     assert miss_seconds < 10.0, "a miss must fail fast, not hang"
     # Still the same member: it kept polling while paused and was never evicted.
     assert members_before == members_after
@@ -135,14 +147,27 @@ def test_sessions_killed_mid_transaction_lose_and_double_nothing(
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
-    workload = Workload.generate(10_000, seed=303, invalid_ratio=0.05)
+    # 10,000 orders, published over ~10 s while sessions are killed; more from the reserve
+    # only if the kills have not been counted by then.
+    reserve = Workload.generate(2 * ORDERS, seed=303, invalid_ratio=0.05)
     consumer = spawn("consume", service_env(clean_database, topic, batch_size=200), "consumer")
     probe = KafkaProbe(topic, group, partitions)
     killer = BackendKiller(clean_database, every=(0.1, 0.5))
     try:
         with CommitWatch(topic, group, partitions) as commits:
             started = time.monotonic()
-            publish(topic, workload)
+            publishing = Publishing(
+                topic,
+                reserve,
+                rate=1_000,
+                at_least=ORDERS,
+                until=lambda: killer.reached(KILLS, KILLS_MID_TRANSACTION),
+                awaited=lambda: (
+                    f"{KILLS} kills, {KILLS_MID_TRANSACTION} of them mid-transaction, "
+                    f"were counted (only {killer.killed}, {killer.killed_busy})"
+                ),
+            )
+            publishing.join()
             ends = probe.end_offsets()
             wait_until(all_done(probe, ends), 150, "every offset committed", [consumer])
             elapsed = time.monotonic() - started
@@ -151,8 +176,9 @@ def test_sessions_killed_mid_transaction_lose_and_double_nothing(
         probe.close()
     code, _ = consumer.stop(signal.SIGTERM)
 
+    workload = publishing.published
     result = audit(clean_database, topic, group, partitions, workload, commits)
-    retries = consumer.output().count("not saved, retrying")
+    retries = consumer.output().count("batch not done, retrying")
     figures.record(
         **result.figures(),
         sessions_killed=killer.killed,
@@ -161,6 +187,6 @@ def test_sessions_killed_mid_transaction_lose_and_double_nothing(
         seconds=elapsed,
     )
     assert result.problems == []
-    assert killer.killed >= 20, "the fault was not injected often enough to mean anything"
-    assert killer.killed_busy >= 5, "no session was cut in the middle of its work"
+    assert killer.killed >= KILLS, "the fault was not injected often enough to mean anything"
+    assert killer.killed_busy >= KILLS_MID_TRANSACTION, "too few sessions cut mid-transaction"
     assert code == 0

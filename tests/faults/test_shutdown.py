@@ -5,21 +5,23 @@ timeout), the pools are closed, and the exit code is 0."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
+import attrs
 import pytest
 
-from adapters.kafka.batch_consumer import ConsumerSettings
+from adapters.kafka.order_consumer import ConsumerSettings
 from tests.faults.harness import (
     CommitWatch,
     Figures,
     KafkaProbe,
+    Publishing,
     Spawn,
     Workload,
     all_done,
     audit,
     new_topic,
-    publish,
     read_topic,
     saved_count,
     saved_uids,
@@ -29,7 +31,8 @@ from tests.faults.harness import (
 
 pytestmark = pytest.mark.faults
 
-SESSION_TIMEOUT_S = ConsumerSettings().session_timeout_ms / 1000
+SESSION_TIMEOUT_S = attrs.fields(ConsumerSettings).session_timeout_ms.default / 1000
+ORDERS = 10_000
 
 
 def test_sigint_commits_what_was_saved_and_exits_0(
@@ -38,16 +41,29 @@ def test_sigint_commits_what_was_saved_and_exits_0(
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
-    workload = Workload.generate(10_000, seed=606, invalid_ratio=0.05)
+    # Published at a pace the consumer keeps up with, and on until the first instance has
+    # exited: the stop lands mid-run by construction, not because the ingest was slow.
+    reserve = Workload.generate(2 * ORDERS, seed=606, invalid_ratio=0.05)
     env = service_env(clean_database, topic)
-    publish(topic, workload)
     probe = KafkaProbe(topic, group, partitions)
-    ends = probe.end_offsets()
+    first_gone = threading.Event()
     with CommitWatch(topic, group, partitions) as commits:
         first = spawn("consume", env, "consumer-1")
+        publishing = Publishing(
+            topic,
+            reserve,
+            rate=2_000,
+            at_least=ORDERS,
+            until=first_gone.is_set,
+            awaited=lambda: "the first instance exited",
+        )
         wait_until(lambda: saved_count(clean_database) >= 4_000, 60, "4,000 saved", [first])
         code, exit_s = first.stop(signal.SIGINT)
+        first_gone.set()
         committed, stored = probe.committed(), saved_uids(clean_database)
+        publishing.join()
+        workload = publishing.published
+        ends = probe.end_offsets()
         second = spawn("consume", env, "consumer-2")
         wait_until(all_done(probe, ends), 120, "every offset committed", [second])
         second.stop(signal.SIGTERM)
@@ -86,31 +102,42 @@ def test_sigterm_hands_the_partitions_over_promptly(
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
-    workload = Workload.generate(10_000, seed=707, invalid_ratio=0.05)
+    # Published on until the handover is over, so that it happens under load.
+    reserve = Workload.generate(2 * ORDERS, seed=707, invalid_ratio=0.05)
     env = service_env(clean_database, topic, batch_size=200)
     probe = KafkaProbe(topic, group, partitions)
-
-    def holders() -> list[set[int]]:
-        try:
-            return sorted(probe.members().values(), key=sorted)
-        except Exception:  # the group may be between generations
-            return []
+    handed_over = threading.Event()
 
     with CommitWatch(topic, group, partitions) as commits:
         first = spawn("consume", env, "consumer-1")
         second = spawn("consume", env, "consumer-2")
-        wait_until(lambda: len(held := holders()) == 2 and all(held), 60, "two members sharing", [])
-        shared = holders()
-        publish(topic, workload, rate=2_000)
-        ends = probe.end_offsets()
+        wait_until(
+            lambda: len(held := probe.holders()) == 2 and all(held), 60, "two members sharing", []
+        )
+        shared = probe.holders()
+        publishing = Publishing(
+            topic,
+            reserve,
+            rate=2_000,
+            at_least=ORDERS,
+            until=handed_over.is_set,
+            awaited=lambda: "the handover",
+        )
         wait_until(lambda: saved_count(clean_database) >= 1_000, 60, "1,000 saved", [first])
         signalled = time.monotonic()
         first.send(signal.SIGTERM)
         handover = wait_until(
-            lambda: holders() == [set(range(partitions))], 30, "one member holding all", [second]
+            lambda: probe.holders() == [set(range(partitions))],
+            30,
+            "one member holding all",
+            [second],
         )
         code = first.wait(30)
         exited_by_s = time.monotonic() - signalled
+        handed_over.set()
+        publishing.join()
+        workload = publishing.published
+        ends = probe.end_offsets()
         wait_until(all_done(probe, ends), 120, "every offset committed", [second])
         second.stop(signal.SIGTERM)
     probe.close()
