@@ -9,7 +9,8 @@ import time
 from confluent_kafka import KafkaException
 
 from adapters.kafka.order_consumer import ConsumerFailed, ConsumerState, OrderConsumer
-from adapters.kafka.topics import ensure_topics
+from adapters.kafka.topics import KafkaCredentialsRefused, KafkaUnreachable, ensure_topics
+from entrypoints.command_errors import Unreachable
 from entrypoints.container import Container
 from entrypoints.settings import Settings
 from order_core import CacheUnavailable, RepositoryUnavailable
@@ -24,6 +25,16 @@ def prepare_topics(settings: Settings, timeout: float = 10.0) -> None:
         client_config=settings.kafka_client_config(),
         timeout=timeout,
     )
+
+
+def kafka_ready(settings: Settings) -> None:
+    """``prepare_topics`` for a command: any failure is one line and exit code 1."""
+    try:
+        prepare_topics(settings)
+    except KafkaCredentialsRefused as exc:
+        raise Unreachable(f"Kafka refused the credentials: {exc}") from None
+    except (KafkaUnreachable, KafkaException) as exc:
+        raise Unreachable(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
 
 
 class ConsumerThread:
@@ -56,13 +67,16 @@ class ConsumerThread:
                 try:
                     prepare_topics(self._container.settings())
                     break
-                except KafkaException as exc:
+                except (KafkaUnreachable, KafkaException) as exc:
                     log.warning("Kafka not reachable yet, retrying: %s", exc)
                     self._stopping.wait(2.0)
             if not self._stopping.is_set():
                 self.consumer.run()
         except ConsumerFailed as exc:
             self.failure = str(exc)
+        except KafkaCredentialsRefused as exc:
+            self.failure = f"Kafka refused the credentials: {exc}"
+            log.error("consumer not started: %s", self.failure)
         except BaseException as exc:  # a bug: never die silently while HTTP looks healthy
             self.failure = f"consumer crashed: {exc!r}"
             log.exception("consumer crashed")

@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 import uvicorn
-from confluent_kafka import KafkaException
 
 from adapters.postgres.migrations import migrate
 from adapters.prometheus_telemetry import watch_consumer
-from entrypoints.background import ConsumerThread, prepare_topics
+from entrypoints.background import ConsumerThread, kafka_ready
 from entrypoints.command_errors import ConsumerStopped, Unreachable
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
@@ -84,10 +83,7 @@ def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consum
 def run_consume(settings: Settings) -> int:
     """Migrate, then consume until SIGTERM/SIGINT (exit 0) or a fatal error (exit 1)."""
     run_migrate(settings)
-    try:
-        prepare_topics(settings)
-    except KafkaException as exc:
-        raise Unreachable(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    kafka_ready(settings)
     container = build_container(settings)
     worker = ConsumerThread(container)
     watch_consumer(lambda: worker.state)

@@ -11,11 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import orjson
-from confluent_kafka import KafkaException
 
 from adapters.kafka.publisher import KafkaPublisher, PublishFailed, PublishRefused
 from adapters.kafka.records import Record
-from entrypoints.background import prepare_topics
+from entrypoints.background import kafka_ready
 from entrypoints.command_errors import PublishError, Unreachable
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
@@ -24,10 +23,7 @@ from order_tools.fake_orders import messages
 
 
 def run_publish(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        prepare_topics(settings)
-    except KafkaException as exc:
-        raise Unreachable(f"cannot reach Kafka at {settings.kafka_bootstrap}: {exc}") from None
+    kafka_ready(settings)
     publisher = KafkaPublisher(settings.kafka_bootstrap, settings.kafka_client_config())
     if args.file:
         records = _file_records(Path(args.file))

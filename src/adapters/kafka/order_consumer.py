@@ -36,6 +36,7 @@ from adapters.kafka.offset_ledger import OffsetLedger, Span
 from adapters.kafka.publisher import PublishFailed, PublishRefused
 from adapters.kafka.rebalance import GroupOffsets
 from adapters.kafka.records import CREDENTIALS_REFUSED
+from adapters.kafka.topics import LIBRDKAFKA_LOG
 from order_core.errors import RepositoryFailed, RepositoryUnavailable
 from order_core.ingest import IngestResult, PreparedBatch
 
@@ -95,6 +96,7 @@ class OrderConsumer:
             "max.poll.interval.ms": settings.max_poll_interval_ms,
             "fetch.wait.max.ms": 100,
             "error_cb": self._on_error,
+            "logger": LIBRDKAFKA_LOG,
         }
         if stats_cb is not None:
             config.update({"statistics.interval.ms": 5000, "stats_cb": stats_cb})

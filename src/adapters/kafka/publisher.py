@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from adapters.kafka.records import TOO_LARGE, Record, is_transient
+from adapters.kafka.records import CREDENTIALS_REFUSED, TOO_LARGE, Record, is_transient
+from adapters.kafka.topics import LIBRDKAFKA_LOG
 
 DeliveryReport = Callable[[KafkaError | None, Message], None]
 
@@ -16,16 +18,19 @@ class PublishFailed(RuntimeError):
 
 
 class PublishRefused(RuntimeError):
-    """The broker refused some records for good; ``refused`` maps their index to the error."""
+    """The broker refused for good: some records (``refused`` maps their index to the
+    error), or every one (credentials refused: ``refused`` is empty)."""
 
-    def __init__(self, refused: Mapping[int, KafkaError]) -> None:
+    def __init__(self, refused: Mapping[int, KafkaError], reason: str | None = None) -> None:
         self.refused = dict(refused)
-        first = next(iter(self.refused.values()))
-        super().__init__(f"{len(self.refused)} record(s) refused (first: {first.str()})")
+        if reason is None:
+            first = next(iter(self.refused.values()))
+            reason = f"{len(self.refused)} record(s) refused (first: {first.str()})"
+        super().__init__(reason)
 
     @property
     def only_too_large(self) -> bool:
-        return all(e.code() in TOO_LARGE for e in self.refused.values())
+        return bool(self.refused) and all(e.code() in TOO_LARGE for e in self.refused.values())
 
 
 class KafkaPublisher:
@@ -47,6 +52,9 @@ class KafkaPublisher:
             "message.timeout.ms": message_timeout_ms,  # keep retrying through a restart
         }
         config.update(client_config or {})
+        config["logger"] = LIBRDKAFKA_LOG
+        config["error_cb"] = self._on_error
+        self._refused: str | None = None
         self._producer = Producer(config)
         self._flush_timeout = message_timeout_ms / 1000 + 10
 
@@ -71,7 +79,7 @@ class KafkaPublisher:
             self._produce(topic, record, delivered(index), refused, index)
             sent += 1
             self._producer.poll(0)
-        remaining = self._producer.flush(self._flush_timeout if timeout is None else timeout)
+        remaining = self._flush(self._flush_timeout if timeout is None else timeout)
         if remaining or failed:
             first = f" (first error: {failed[0].str()})" if failed else ""
             raise PublishFailed(f"{remaining} unacknowledged, {len(failed)} failed{first}")
@@ -80,7 +88,21 @@ class KafkaPublisher:
         return sent - len(refused)
 
     def close(self) -> None:
-        self._producer.flush(10)
+        self._producer.flush(0 if self._refused else 10)
+
+    def _flush(self, timeout: float) -> int:
+        """Flush, but stop at once if the brokers refuse our credentials."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = self._producer.flush(min(0.5, max(0.0, deadline - time.monotonic())))
+            if self._refused is not None:
+                raise PublishRefused({}, f"Kafka refused the credentials: {self._refused}")
+            if not remaining or time.monotonic() >= deadline:
+                return remaining
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() in CREDENTIALS_REFUSED:
+            self._refused = error.str()
 
     def _produce(
         self,
