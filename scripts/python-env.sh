@@ -22,7 +22,7 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [[ ! -f $stamp ]]; then
   echo "python-env: installing the project and its dev tools into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[server,tracing]' --group dev
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

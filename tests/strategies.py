@@ -20,7 +20,7 @@ from order_core.schema import EARLIEST, LATEST
 
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 # Any character JSON can carry and PostgreSQL text can hold: no NUL, no lone surrogates.
-CHARACTERS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 
 time_zones = st.builds(
     lambda minutes: UTC if minutes == 0 else timezone(timedelta(minutes=minutes)),
@@ -28,9 +28,7 @@ time_zones = st.builds(
 )
 aware_datetimes = st.builds(
     lambda instant, zone: instant.replace(tzinfo=UTC).astimezone(zone),
-    st.datetimes(
-        min_value=EARLIEST.replace(tzinfo=None), max_value=LATEST.replace(tzinfo=None)
-    ),
+    st.datetimes(min_value=EARLIEST.replace(tzinfo=None), max_value=LATEST.replace(tzinfo=None)),
     time_zones,
 )
 

@@ -227,7 +227,7 @@ def _wait_for_order(
     http: httpx.Client, process: subprocess.Popen[bytes], log: Path, order_id: str
 ) -> None:
     deadline = time.monotonic() + ARRIVAL_TIMEOUT
-    status = None
+    status: int | str | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"order-service serve exited with {process.returncode}:\n{_log_tail(log)}")

@@ -7,12 +7,17 @@ from collections.abc import Sequence
 
 import orjson
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.kafka.dead_letters import DeadLetterPublisher
 from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.records import Record
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
+from adapters.tracing import NO_TRACING, Tracing, tracing_from_environment
 from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveThenCache
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
@@ -58,7 +63,9 @@ class WatchedRepository:
         self.real.ping()
 
 
-def make_consumer(topic: str, repository: object, batch_size: int = 200) -> OrderConsumer:
+def make_consumer(
+    topic: str, repository: object, batch_size: int = 200, tracing: Tracing = NO_TRACING
+) -> OrderConsumer:
     settings = ConsumerSettings(
         bootstrap_servers=KAFKA,
         topic=topic,
@@ -69,7 +76,7 @@ def make_consumer(topic: str, repository: object, batch_size: int = 200) -> Orde
     )
     ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()))  # type: ignore[arg-type]
     dead_letters = DeadLetterPublisher(KafkaPublisher(KAFKA), f"{topic}.dlq")
-    return OrderConsumer(settings, ingest, dead_letters)
+    return OrderConsumer(settings, ingest, dead_letters, tracing=tracing)
 
 
 def test_sample_is_accepted_exactly_as_it_is(
@@ -156,3 +163,33 @@ def test_consumer_events_carry_order_uid_partition_and_offset(
     dead = [r for r in caplog.records if r.getMessage() == "dead-lettered message"]
     assert len(dead) == 1
     assert "not JSON" in dead[0].reason  # type: ignore[attr-defined]
+
+
+def test_each_batch_is_a_span_linked_to_its_messages_traces(
+    topic: str, repository: PostgresOrderRepository, sample_bytes: bytes
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traced = Record(
+        SAMPLE_ID.encode(),
+        sample_bytes,
+        (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01".encode()),),
+    )
+    publisher = KafkaPublisher(KAFKA)
+    publisher.publish(topic, [traced, Record(None, b"junk")])
+    publisher.close()
+    consumer = make_consumer(topic, repository, tracing=tracing_from_environment({}, provider))
+    with running(consumer):
+        wait_for(lambda: consumer.state.messages == 2, what="two messages handled")
+    spans = exporter.get_finished_spans()
+    assert spans
+    linked = {format(link.context.trace_id, "032x") for s in spans for link in s.links}
+    assert trace_id in linked
+    totals = {
+        key: sum(int(str((s.attributes or {})[key])) for s in spans)
+        for key in ("messaging.batch.message_count", "order_service.saved")
+    }
+    assert totals == {"messaging.batch.message_count": 2, "order_service.saved": 1}
+    assert {s.attributes["order_service.outcome"] for s in spans} == {"done"}  # type: ignore[index]

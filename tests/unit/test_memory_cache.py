@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from adapters.memory_cache import ENTRY_OVERHEAD_BYTES, InMemoryOrderCache
 from order_core.errors import CacheUnavailable
-from order_core.order_id import MAX_ORDER_UID_LENGTH
+from order_core.schema import MAX_ORDER_UID_LENGTH
 
 
 class FakeClock:

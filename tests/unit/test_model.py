@@ -66,9 +66,9 @@ def _meta(hint: Any, name: str) -> Any:
 def bad_values(hint: Any) -> st.SearchStrategy[Any]:
     """Values that break the field's type or bounds, of every kind."""
     base = typing.get_args(hint)[0] if typing.get_origin(hint) is typing.Annotated else hint
-    wrong_json = st.sampled_from([None, True, [], {}, 1.5])
+    wrong_json: st.SearchStrategy[Any] = st.sampled_from([None, True, [], {}, 1.5])
     if base is str:
-        options = [wrong_json, st.integers()]
+        options: list[st.SearchStrategy[Any]] = [wrong_json, st.integers()]
         high = _meta(hint, "max_length")
         options.append(st.text(CHARACTERS, min_size=high + 1, max_size=high + 40))
         options.append(st.text(CHARACTERS, max_size=5).map(lambda t: t + "\x00"))

@@ -15,15 +15,18 @@ def position(message: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
+def headers(message: Message) -> tuple[tuple[str, bytes], ...]:
+    raw = message.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple(
+        (name, value.encode() if isinstance(value, str) else value or b"") for name, value in pairs
+    )
+
+
 def source(message: Message) -> Source:
     """The message as the source of a dead letter."""
     topic, partition, offset = position(message)
     kind, timestamp = message.timestamp()
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    headers = tuple(
-        (name, value.encode() if isinstance(value, str) else value or b"") for name, value in pairs
-    )
     return Source(
         topic=topic,
         partition=partition,
@@ -31,5 +34,5 @@ def source(message: Message) -> Source:
         timestamp_ms=timestamp if kind else None,
         key=message.key(),
         value=message.value() or b"",
-        headers=headers,
+        headers=headers(message),
     )

@@ -31,12 +31,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from adapters.kafka.consumer_state import ConsumerFailed, ConsumerSettings, ConsumerState
 from adapters.kafka.dead_letters import DeadLetterPublisher
-from adapters.kafka.messages import position, source
+from adapters.kafka.messages import headers, position, source
 from adapters.kafka.offset_ledger import OffsetLedger, Span
 from adapters.kafka.publisher import PublishFailed, PublishRefused
 from adapters.kafka.rebalance import GroupOffsets
 from adapters.kafka.records import CREDENTIALS_REFUSED
 from adapters.kafka.topics import LIBRDKAFKA_LOG
+from adapters.tracing import NO_TRACING, Tracing
 from order_core.errors import RepositoryFailed, RepositoryUnavailable
 from order_core.ingest import IngestResult, PreparedBatch
 
@@ -61,6 +62,7 @@ class _InFlight:
     result: Future[IngestResult]
     batch: list[Message]
     spans: list[Span]
+    started_ns: int
 
 
 class OrderConsumer:
@@ -72,8 +74,10 @@ class OrderConsumer:
         ingest: BatchIngest,
         dead_letters: DeadLetterPublisher,
         stats_cb: Callable[[str], None] | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         self.settings = settings
+        self._tracing = tracing
         self.state = ConsumerState()
         self.ledger = OffsetLedger()
         self._ingest = ingest
@@ -163,7 +167,7 @@ class OrderConsumer:
             return
         if batch:
             result = self._saver.submit(self._ingest.store, prepared)
-            self._in_flight = _InFlight(result, batch, spans)
+            self._in_flight = _InFlight(result, batch, spans, self._tracing.now())
         else:
             self._ingest.store(prepared)  # nothing new: an idle moment for the core
 
@@ -193,12 +197,37 @@ class OrderConsumer:
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return
-        result = flight.result.result()
-        letters = [(source(flight.batch[r.index]), r.reason) for r in result.rejected]
-        self._dead_letters.send(letters)
+        try:
+            result = flight.result.result()
+            letters = [(source(flight.batch[r.index]), r.reason) for r in result.rejected]
+            self._dead_letters.send(letters)
+        except Exception as exc:
+            self._trace(flight, None, exc)
+            raise
         for span in flight.spans:
             self.ledger.done(span)
         self._account(flight.batch, result)
+        self._trace(flight, result, None)
+
+    def _trace(
+        self, flight: _InFlight, result: IngestResult | None, error: BaseException | None
+    ) -> None:
+        if not self._tracing.enabled:
+            return
+        counts = {"messaging.batch.message_count": len(flight.batch)}
+        if result is not None:
+            counts |= {
+                "order_service.saved": len(result.inserted),
+                "order_service.already_stored": result.already_stored,
+                "order_service.dead_lettered": len(result.rejected),
+            }
+        self._tracing.batch_span(
+            topic=self.settings.topic,
+            started_ns=flight.started_ns,
+            headers=(headers(m) for m in flight.batch),
+            attributes={**counts, "order_service.outcome": "failed" if error else "done"},
+            error=error,
+        )
 
     def _settle(self) -> None:
         """Finish the batch in flight now (before a handover or at the end); a failure is
