@@ -15,3 +15,21 @@ def check_ttl(ttl: float | None) -> None:
     """Refuse a ttl no backend can honour (zero, negative, NaN, infinite)."""
     if ttl is not None and not 0 < ttl < math.inf:
         raise ValueError(f"ttl must be a positive, finite number of seconds or None, not {ttl!r}")
+
+
+class SharedCacheOptions:
+    """The options every shared-cache adapter takes, checked and kept alike."""
+
+    key_prefix: str
+    default_ttl: float | None
+    max_value_bytes: int
+
+    def _keep_options(
+        self, key_prefix: str, default_ttl: float | None, max_value_bytes: int
+    ) -> None:
+        if max_value_bytes < 1:
+            raise ValueError("max_value_bytes must be positive")
+        check_ttl(default_ttl)
+        self.key_prefix = key_prefix
+        self.default_ttl = default_ttl
+        self.max_value_bytes = max_value_bytes

@@ -17,6 +17,7 @@ from adapters.cache_limits import (
     DEFAULT_KEY_PREFIX,
     DEFAULT_MAX_VALUE_BYTES,
     DEFAULT_TIMEOUT,
+    SharedCacheOptions,
     check_ttl,
 )
 from order_core.errors import CacheUnavailable
@@ -29,7 +30,7 @@ _BATCH = 500
 _T = TypeVar("_T")
 
 
-class MemcachedOrderCache:
+class MemcachedOrderCache(SharedCacheOptions):
     """Memcached as an OrderCache; safe to share between threads.
 
     With several servers, each key lives on exactly one, chosen by rendezvous
@@ -65,12 +66,7 @@ class MemcachedOrderCache:
         """``servers``: "host:port" strings ("[::1]:11211" for IPv6). Opens no connection."""
         if not servers:
             raise ValueError("at least one memcached server is needed")
-        if max_value_bytes < 1:
-            raise ValueError("max_value_bytes must be positive")
-        check_ttl(default_ttl)
-        self.key_prefix = key_prefix
-        self.default_ttl = default_ttl
-        self.max_value_bytes = max_value_bytes
+        self._keep_options(key_prefix, default_ttl, max_value_bytes)
         self._ring = RendezvousHash()
         self._clients: dict[str, Any] = {}  # pymemcache is untyped
         for spec in servers:

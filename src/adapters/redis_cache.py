@@ -14,6 +14,7 @@ from adapters.cache_limits import (
     DEFAULT_KEY_PREFIX,
     DEFAULT_MAX_VALUE_BYTES,
     DEFAULT_TIMEOUT,
+    SharedCacheOptions,
     check_ttl,
 )
 from order_core.errors import CacheUnavailable
@@ -23,7 +24,7 @@ _BATCH = 500
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
-class RedisOrderCache:
+class RedisOrderCache(SharedCacheOptions):
     """Redis as an OrderCache; safe to share between threads (one pool of connections).
 
     Every key is ``key_prefix + order id``; ``clear`` removes just the keys under the
@@ -50,12 +51,7 @@ class RedisOrderCache:
         """``url``: as redis-py's from_url, e.g. "redis://host:6379/0". Opens no connection."""
         if not key_prefix:
             raise ValueError("key_prefix must not be empty: clear() deletes what it matches")
-        if max_value_bytes < 1:
-            raise ValueError("max_value_bytes must be positive")
-        check_ttl(default_ttl)
-        self.key_prefix = key_prefix
-        self.default_ttl = default_ttl
-        self.max_value_bytes = max_value_bytes
+        self._keep_options(key_prefix, default_ttl, max_value_bytes)
         self._client = redis.Redis.from_url(
             url,
             socket_connect_timeout=connect_timeout,

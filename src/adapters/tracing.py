@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from order_core.ingest import IngestResult
+
 log = logging.getLogger(__name__)
 
 Headers = Iterable[tuple[str, bytes]]
@@ -46,12 +48,23 @@ class Tracing:
         topic: str,
         started_ns: int,
         headers: Iterable[Headers],
-        attributes: Mapping[str, int | str],
+        size: int,
+        result: IngestResult | None,
         error: BaseException | None = None,
     ) -> None:
         """Record the span of one consumed batch, from ``started_ns`` to now."""
         if not self.enabled:
             return
+        attributes: dict[str, int | str] = {
+            "messaging.batch.message_count": size,
+            "order_service.outcome": "failed" if error else "done",
+        }
+        if result is not None:
+            attributes |= {
+                "order_service.saved": len(result.inserted),
+                "order_service.already_stored": result.already_stored,
+                "order_service.dead_lettered": len(result.rejected),
+            }
         from opentelemetry.trace import Link, SpanKind, Status, StatusCode  # noqa: PLC0415
 
         links = []

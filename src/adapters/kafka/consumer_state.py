@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from order_core.ingest import IngestResult
+
 
 class ConsumerFailed(RuntimeError):
     """The consumer stopped for good; the message says why."""
@@ -45,6 +47,26 @@ class ConsumerState:
 
     def retrying_for(self) -> float:
         return 0.0 if self.retrying_since is None else time.monotonic() - self.retrying_since
+
+    def batch_done(self, size: int, result: IngestResult) -> float | None:
+        """Count a finished batch; if it ended a retry, return how long that lasted."""
+        self.batches += 1
+        self.messages += size
+        self.saved += len(result.inserted)
+        self.already_stored += result.already_stored
+        self.dead_lettered += len(result.rejected)
+        recovered = self.retrying_for() if self.retrying_since is not None else None
+        self.retrying_since = None
+        return recovered
+
+    def batch_failed(self) -> int:
+        """Count a failed attempt; return how many the current batch has had."""
+        self.retries += 1
+        if self.retrying_since is None:
+            self.retrying_since = time.monotonic()
+            self.attempts = 0
+        self.attempts += 1
+        return self.attempts
 
     def committed_now(self) -> None:
         self.commits += 1

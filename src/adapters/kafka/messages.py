@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Message
+import logging
 
+from confluent_kafka import KafkaError, Message
+
+from adapters.kafka.consumer_state import ConsumerFailed
 from adapters.kafka.dead_letters import Source
+from adapters.kafka.offset_ledger import OffsetLedger, Span
+from order_core.ingest import IngestResult
+
+log = logging.getLogger("adapters.kafka.order_consumer")
 
 
 def position(message: Message) -> tuple[str, int, int]:
@@ -36,3 +43,43 @@ def source(message: Message) -> Source:
         value=message.value() or b"",
         headers=headers(message),
     )
+
+
+def log_outcomes(batch: list[Message], result: IngestResult) -> None:
+    """One event per dead letter; with DEBUG, one per order saved or already stored."""
+    for rejected in result.rejected:
+        _, partition, offset = position(batch[rejected.index])
+        log.info(
+            "dead-lettered message",
+            extra={"partition": partition, "offset": offset, "reason": rejected.reason[:500]},
+        )
+    if log.isEnabledFor(logging.DEBUG):
+        for index, order_uid in result.accepted:
+            _, partition, offset = position(batch[index])
+            log.debug(
+                "order saved" if order_uid in result.inserted else "order already stored",
+                extra={"order_uid": order_uid, "partition": partition, "offset": offset},
+            )
+
+
+def take(messages: list[Message], ledger: OffsetLedger) -> tuple[list[Message], list[Span]]:
+    """The fetched records the ledger says are ours, and their spans; error events are
+    logged, or stop the consumer when librdkafka calls them fatal."""
+    runs: dict[tuple[str, int], list[Message]] = {}
+    for message in messages:
+        error = message.error()
+        if error is None:
+            topic, partition, _ = position(message)
+            runs.setdefault((topic, partition), []).append(message)
+        elif error.code() != KafkaError._PARTITION_EOF:
+            if error.fatal():
+                raise ConsumerFailed(f"Kafka: {error.str()}")
+            log.warning("consumer error: %s", error.str())
+    batch: list[Message] = []
+    spans: list[Span] = []
+    for key, run in runs.items():
+        span = ledger.fetched(key, position(run[0])[2], position(run[-1])[2])
+        if span is not None:
+            spans.append(span)
+            batch.extend(run)
+    return batch, spans

@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from adapters.kafka.consumer_state import ConsumerFailed, ConsumerSettings, ConsumerState
 from adapters.kafka.dead_letters import DeadLetterPublisher
-from adapters.kafka.messages import headers, position, source
+from adapters.kafka.messages import headers, log_outcomes, position, source, take
 from adapters.kafka.offset_ledger import OffsetLedger, Span
 from adapters.kafka.publisher import PublishFailed, PublishRefused
 from adapters.kafka.rebalance import GroupOffsets
@@ -73,11 +73,14 @@ class OrderConsumer:
         settings: ConsumerSettings,
         ingest: BatchIngest,
         dead_letters: DeadLetterPublisher,
+        *,
         stats_cb: Callable[[str], None] | None = None,
         tracing: Tracing = NO_TRACING,
+        report_state: Callable[[ConsumerState], None] = lambda _state: None,
     ) -> None:
         self.settings = settings
         self._tracing = tracing
+        self._report = report_state
         self.state = ConsumerState()
         self.ledger = OffsetLedger()
         self._ingest = ingest
@@ -131,6 +134,7 @@ class OrderConsumer:
             raise ConsumerFailed(str(exc)) from exc
         finally:
             self.state.running = False
+            self._report(self.state)
             self._settle()
             offsets.commit()
             self._consumer.close()  # leaves the group at once, no session timeout wait
@@ -149,13 +153,14 @@ class OrderConsumer:
     # -- the loop ---------------------------------------------------------------------------
 
     def _step(self) -> None:
+        self._report(self.state)
         if self._fatal is not None:
             raise ConsumerFailed(self._fatal)
         self._offsets.commit()
         messages = self._consumer.consume(
             num_messages=self.settings.batch_size, timeout=self.settings.poll_timeout
         )
-        batch, spans = self._take(messages)
+        batch, spans = take(messages, self.ledger)
         prepared = self._ingest.prepare([m.value() or b"" for m in batch])  # overlaps the save
         try:
             self._finish()
@@ -171,27 +176,6 @@ class OrderConsumer:
         else:
             self._ingest.store(prepared)  # nothing new: an idle moment for the core
 
-    def _take(self, messages: list[Message]) -> tuple[list[Message], list[Span]]:
-        """The fetched records the ledger says are ours, and their spans."""
-        runs: dict[tuple[str, int], list[Message]] = {}
-        for message in messages:
-            error = message.error()
-            if error is None:
-                topic, partition, _ = position(message)
-                runs.setdefault((topic, partition), []).append(message)
-            elif error.code() != KafkaError._PARTITION_EOF:
-                if error.fatal():
-                    raise ConsumerFailed(f"Kafka: {error.str()}")
-                log.warning("consumer error: %s", error.str())
-        batch: list[Message] = []
-        spans: list[Span] = []
-        for key, run in runs.items():
-            span = self.ledger.fetched(key, position(run[0])[2], position(run[-1])[2])
-            if span is not None:
-                spans.append(span)
-                batch.extend(run)
-        return batch, spans
-
     def _finish(self) -> None:
         """Wait for the batch in flight, dead-letter what it rejected, mark it done."""
         flight, self._in_flight = self._in_flight, None
@@ -206,28 +190,23 @@ class OrderConsumer:
             raise
         for span in flight.spans:
             self.ledger.done(span)
-        self._account(flight.batch, result)
+        if (recovered := self.state.batch_done(len(flight.batch), result)) is not None:
+            log.info("recovered after %.1fs", recovered)
+        log_outcomes(flight.batch, result)
         self._trace(flight, result, None)
 
     def _trace(
         self, flight: _InFlight, result: IngestResult | None, error: BaseException | None
     ) -> None:
-        if not self._tracing.enabled:
-            return
-        counts = {"messaging.batch.message_count": len(flight.batch)}
-        if result is not None:
-            counts |= {
-                "order_service.saved": len(result.inserted),
-                "order_service.already_stored": result.already_stored,
-                "order_service.dead_lettered": len(result.rejected),
-            }
-        self._tracing.batch_span(
-            topic=self.settings.topic,
-            started_ns=flight.started_ns,
-            headers=(headers(m) for m in flight.batch),
-            attributes={**counts, "order_service.outcome": "failed" if error else "done"},
-            error=error,
-        )
+        if self._tracing.enabled:
+            self._tracing.batch_span(
+                topic=self.settings.topic,
+                started_ns=flight.started_ns,
+                headers=(headers(m) for m in flight.batch),
+                size=len(flight.batch),
+                result=result,
+                error=error,
+            )
 
     def _settle(self) -> None:
         """Finish the batch in flight now (before a handover or at the end); a failure is
@@ -237,40 +216,11 @@ class OrderConsumer:
         except (*TRANSIENT, *FATAL) as exc:  # never raised into librdkafka's callback
             self._deferred = exc
 
-    def _account(self, batch: list[Message], result: IngestResult) -> None:
-        state = self.state
-        state.batches += 1
-        state.messages += len(batch)
-        state.saved += len(result.inserted)
-        state.already_stored += result.already_stored
-        state.dead_lettered += len(result.rejected)
-        if state.retrying_since is not None:
-            log.info("recovered after %.1fs", time.monotonic() - state.retrying_since)
-            state.retrying_since = None
-        for rejected in result.rejected:
-            _, partition, offset = position(batch[rejected.index])
-            log.info(
-                "dead-lettered message",
-                extra={"partition": partition, "offset": offset, "reason": rejected.reason[:500]},
-            )
-        if log.isEnabledFor(logging.DEBUG):
-            for index, order_uid in result.accepted:
-                _, partition, offset = position(batch[index])
-                log.debug(
-                    "order saved" if order_uid in result.inserted else "order already stored",
-                    extra={"order_uid": order_uid, "partition": partition, "offset": offset},
-                )
-
     def _retry_later(self, exc: Exception) -> None:
         """Rewind what is not done, then wait with fetching paused, still polling so that
         the group keeps us; a rebalance meanwhile is handled by the callbacks."""
-        state = self.state
-        state.retries += 1
-        if state.retrying_since is None:
-            state.retrying_since = time.monotonic()
-            state.attempts = 0
-        state.attempts += 1
-        backoff = self.settings.retry_initial * 2 ** min(state.attempts - 1, 16)
+        attempts = self.state.batch_failed()
+        backoff = self.settings.retry_initial * 2 ** min(attempts - 1, 16)
         delay = min(backoff, self.settings.retry_max) * random.uniform(0.8, 1.2)
         log.warning("batch not done, retrying in %.1fs: %s", delay, exc)
         self._consumer.pause(self._consumer.assignment())
@@ -283,6 +233,7 @@ class OrderConsumer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                self._report(self.state)
                 stray = self._consumer.poll(min(remaining, 0.5))
                 if stray is not None and stray.error() is None:
                     # Fetched before the pause took effect: give it back for later.
