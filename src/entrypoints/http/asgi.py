@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
+from entrypoints.process import tune_for_service
 from entrypoints.settings import load
 
 
@@ -16,4 +17,6 @@ def app_from_environment() -> Starlette:
     settings = load()
     configure_logging(settings.log_format, settings.log_level)
     run_consumer = os.environ.get("ORDER_SERVICE_RUN_CONSUMER", "0") == "1"
-    return create_app(build_container(settings), run_consumer=run_consumer)
+    app = create_app(build_container(settings), run_consumer=run_consumer)
+    tune_for_service()
+    return app
