@@ -900,6 +900,16 @@ class HttpLoad:
         self._thread.join(self._timeout + 5)
 
 
+def write_samples(test: str, **loads: HttpLoad) -> None:
+    """Every sample of each load, as CSV in test-artifacts/faults/<test>.samples.csv."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    lines = ["load,started,seconds,status"]
+    for name, load in loads.items():
+        lines.extend(f"{name},{s.started:.6f},{s.seconds:.6f},{s.status}" for s in load.samples)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", test)
+    (ARTIFACTS / f"{safe}.samples.csv").write_text("\n".join(lines) + "\n")
+
+
 def latency_figures(samples: Sequence[Sample], name: str) -> dict[str, object]:
     """count, p50, p99 and max latency of some samples, in milliseconds, named ``name_*``."""
     seconds = [s.seconds for s in samples]

@@ -43,6 +43,7 @@ from tests.faults.harness import (
     saved_uids,
     service_env,
     wait_until,
+    write_samples,
 )
 
 pytestmark = pytest.mark.faults
@@ -171,6 +172,7 @@ def test_hung_memcached_costs_one_timeout_not_one_per_key(
         http_cache_skipped=metric(hung_http, *SKIPPED),
         cache_back_s=back_s,
     )
+    write_samples(figures.test, lookups=load)
     assert result.problems == []
     # Every lookup answered, hung cache or not.
     assert {s.status for s in [*before, *during, *after]} == {200}
@@ -179,11 +181,19 @@ def test_hung_memcached_costs_one_timeout_not_one_per_key(
     # froze, one for a trial call), where a timeout per pending key would stop them for good.
     assert rate_hung >= 0.8 * rate_normal, (rate_hung, rate_normal)
     assert stall < 4 * TIMEOUT_S, stall
-    # Lookups: one timeout each for those in flight when it froze, and one per trial call of
-    # the circuit (every 5 s); all the others straight from PostgreSQL.
-    assert slow(during) <= LOOKUP_LOOPS + HANG_S // 5 + 1, slow(during)
-    assert max(s.seconds for s in during) < 3 * TIMEOUT_S
+    # The timeouts paid, counted by the service itself (each is a cache error): the HTTP
+    # server one per lookup in flight when Memcached froze and one per trial call of the
+    # circuit (every 5 s), the consumer one for the batch in hand and one per trial; every
+    # other call skipped the cache (counted too). Not one per key or per call.
+    trials = HANG_S // 5 + 1
+    assert 0 < metric(hung_http, *ERRORS) <= LOOKUP_LOOPS + trials, hung_http
+    assert 0 < metric(hung_ops, *ERRORS) <= 1 + trials, hung_ops
     assert metric(hung_http, *SKIPPED) > 10 * metric(hung_http, *ERRORS)
-    assert metric(hung_ops, *SKIPPED) > metric(hung_ops, *ERRORS) > 0
+    assert metric(hung_ops, *SKIPPED) > metric(hung_ops, *ERRORS)
+    # So lookups paid at most one timeout each, and most of them none (p99 and the count of
+    # slow ones are in the figures; every lookup is bounded well below two timeouts plus
+    # room for a busy machine).
+    assert slow(during) <= LOOKUP_LOOPS + trials + 5, slow(during)
+    assert max(s.seconds for s in during) < 3 * TIMEOUT_S
     assert http_code in (0, -signal.SIGTERM)
     assert consumer_code == 0

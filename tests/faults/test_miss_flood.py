@@ -42,13 +42,17 @@ from tests.faults.harness import (
     saved_uids,
     service_env,
     wait_until,
+    write_samples,
 )
 
 pytestmark = pytest.mark.faults
 
 MISS_CLIENTS = 50
+MISS_PAUSE_S = 0.1  # each client: ask, answer, 0.1 s, ask again: ~500 misses/s in all
 HIT_CLIENTS = 4
+HIT_PAUSE_S = 0.02
 PHASE_S = 5.0
+NOISE_S = 0.1  # scheduling noise allowed for (see the last assertions)
 POOL_TIMEOUT_S = 5.0  # what a miss would wait for PostgreSQL without the circuit
 HITS = ("order_service_cache_lookups_total", {"backend": "memcached", "result": "hit"})
 
@@ -90,9 +94,18 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
     wait_until(http_up(f"http://127.0.0.1:{port}/healthz"), 60, "the HTTP server", [server])
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15)
     hits_before = metric(http.get("/metrics").text, *HITS)
-    hits = HttpLoad(port, lambda rng: f"/order?id={rng.choice(cached)}", HIT_CLIENTS, seed=1)
+    # The same offered load in both phases, below what saturates the server (~1,200 misses/s
+    # with PostgreSQL up here): a saturating flood would measure the CPU, not starvation, and
+    # unfairly so, as refused misses come back faster and the flood then grows.
+    hits = HttpLoad(
+        port, lambda rng: f"/order?id={rng.choice(cached)}", HIT_CLIENTS, HIT_PAUSE_S, seed=1
+    )
     misses = HttpLoad(
-        port, lambda rng: f"/order?id=unknown-{rng.getrandbits(64):016x}", MISS_CLIENTS, seed=100
+        port,
+        lambda rng: f"/order?id=unknown-{rng.getrandbits(64):016x}",
+        MISS_CLIENTS,
+        MISS_PAUSE_S,
+        seed=100,
     )
     try:
         time.sleep(1.0)  # connections open, threads warm
@@ -126,7 +139,8 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
     # timeout: the hits must not be queued behind them.
     hit_opening = hits.between(pg.stopped_at, down)
     miss_base, miss_down = misses.between(baseline, baseline + PHASE_S), misses.between(down, end)
-    bound = max(3 * p99(hit_base), p99(hit_base) + 0.025)
+    write_samples(figures.test, hits=hits, misses=misses)
+    bound = 3 * p99(hit_base) + NOISE_S
     slow_misses = sum(1 for s in miss_down if s.seconds > 1.0)
     figures.record(
         **result.figures(),
@@ -150,17 +164,19 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
     assert min(len(hit_base), len(hit_down), len(hit_opening)) > 100
     assert cache_hits_in_outage - hits_before >= len(hit_base) + len(hit_opening) + len(hit_down)
     # The misses: 404 with the database up; 503 with it down, at once: their p99 stays
-    # 20x below the pool timeout they would otherwise wait (under this flood, which keeps
-    # the server saturated, it is queueing that sets it: ~70 ms). Only the circuit's trial
-    # reads (one a second at most, each waiting for the pool) take longer.
+    # 10x below the pool timeout they would otherwise wait (~20-50 ms on a quiet machine;
+    # the bound leaves room for a busy one). Only the circuit's trial reads
+    # (one a second at most, each waiting for the pool) take longer.
     assert statuses(miss_base) == {404: len(miss_base)}
     assert statuses(miss_down) == {503: len(miss_down)}
-    assert p99(miss_down) < POOL_TIMEOUT_S / 20, p99(miss_down)
+    assert p99(miss_down) < POOL_TIMEOUT_S / 10, p99(miss_down)
     assert slow_misses <= PHASE_S + 1
-    # Hits keep their latency: the p99 with PostgreSQL down and misses refused as fast as
-    # they come stays within 3x the p99 measured with PostgreSQL up under the same flood
-    # (at least 25 ms of slack: a 2-core machine runs the servers and the clients). Misses
-    # holding hits up would cost a hit a pool timeout (5 s), 100x that.
+    # Hits keep their latency: with PostgreSQL down, before and after the circuit opens, their
+    # p99 stays within 3x the p99 measured with PostgreSQL up under the same flood, plus
+    # 100 ms for the scheduling noise of a 2-core machine that runs the servers, the clients
+    # and, at times, other work (tails near 100 ms seen from that alone; ~15-30 ms when
+    # quiet). A hit queued behind misses would wait for the pool (5 s): no hit comes near.
     assert p99(hit_down) <= bound, (p99(hit_down), p99(hit_base))
     assert p99(hit_opening) <= bound, (p99(hit_opening), p99(hit_base))
+    assert max(s.seconds for s in [*hit_opening, *hit_down]) < POOL_TIMEOUT_S / 5
     assert code in (0, -signal.SIGTERM)
