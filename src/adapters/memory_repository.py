@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from order_core.errors import RejectedByRepository, RepositoryUnavailable
-from order_core.ports import EncodedOrder
+from order_core.ports import EncodedOrder, SavedDocument
 
 
 class InMemoryOrderRepository:
@@ -20,6 +20,8 @@ class InMemoryOrderRepository:
 
     def __init__(self) -> None:
         self._documents: dict[str, bytes] = {}
+        # Per order: its position (the save order, from 1) and its customer.
+        self._positions: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
         self.available = True
         self.failure: Exception | None = None
@@ -37,6 +39,8 @@ class InMemoryOrderRepository:
             for encoded in orders:
                 if encoded.order_uid not in self._documents:
                     self._documents[encoded.order_uid] = encoded.document
+                    position = len(self._positions) + 1
+                    self._positions[encoded.order_uid] = (position, encoded.order.customer_id)
                     inserted.add(encoded.order_uid)
         return inserted
 
@@ -50,6 +54,18 @@ class InMemoryOrderRepository:
             newest = list(self._documents.items())[::-1][:limit]
         for start in range(0, len(newest), batch_size):
             yield dict(newest[start : start + batch_size])
+
+    def customer_documents(
+        self, customer_id: str, limit: int, before: int | None = None
+    ) -> list[SavedDocument]:
+        self._check()
+        with self._lock:
+            found = [
+                SavedDocument(position, self._documents[uid])
+                for uid, (position, customer) in reversed(self._positions.items())
+                if customer == customer_id and (before is None or position < before)
+            ]
+        return found[:limit]
 
     def ping(self) -> None:
         self._check()

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from entrypoints import run_commands, tool_commands
+from entrypoints import dlq_commands, run_commands, tool_commands
 from entrypoints.command_errors import CommandError
 from entrypoints.logs import configure_logging
 from entrypoints.settings import ConfigError, Settings, load, table
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument(
         "--limit", type=int, default=None, help="how many (default: the warm_up_orders setting)"
     )
+    dlq_commands.add_parsers(sub, command)
     return parser
 
 

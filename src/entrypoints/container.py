@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from dependency_injector import containers, providers
 
+from adapters.kafka.dead_letter_reader import DeadLetterReader
 from adapters.kafka.dead_letters import DeadLetterPublisher
 from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from adapters.kafka.publisher import KafkaPublisher
@@ -25,7 +26,14 @@ from adapters.prometheus_telemetry import (
 )
 from adapters.redis_cache import RedisOrderCache
 from entrypoints.settings import Settings
-from order_core import CacheAdmin, CacheGateway, CacheThenRepository, OrderCache, SaveThenCache
+from order_core import (
+    CacheAdmin,
+    CacheGateway,
+    CacheThenRepository,
+    CustomerOrders,
+    OrderCache,
+    SaveThenCache,
+)
 
 
 def _postgres(s: Settings) -> Iterator[PostgresOrderRepository]:
@@ -73,6 +81,10 @@ def _publisher(s: Settings) -> Iterator[KafkaPublisher]:
     publisher.close()
 
 
+def _dead_letter_reader(s: Settings) -> DeadLetterReader:
+    return DeadLetterReader(s.kafka_bootstrap, s.kafka_dlq_topic, s.kafka_client_config())
+
+
 def _consumer_settings(s: Settings) -> ConsumerSettings:
     return ConsumerSettings(
         bootstrap_servers=s.kafka_bootstrap,
@@ -108,11 +120,14 @@ class Container(containers.DeclarativeContainer):
     )
     lookup = providers.Singleton(CacheThenRepository, repository, cache_gateway, telemetry)
     cache_admin = providers.Singleton(CacheAdmin, repository, cache_gateway)
+    customer_orders = providers.Singleton(CustomerOrders, repository)
 
     publisher = providers.Resource(_publisher, settings)
     dead_letters = providers.Singleton(
         DeadLetterPublisher, publisher, settings.provided.kafka_dlq_topic
     )
+    # A new reader each time (a consumer is not shared between threads): close it after use.
+    dead_letter_reader = providers.Factory(_dead_letter_reader, settings)
     consumer = providers.Factory(
         OrderConsumer,
         providers.Callable(_consumer_settings, settings),

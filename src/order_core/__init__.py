@@ -4,18 +4,21 @@ Plug in a repository and a cache (see ``order_core.ports``) and use:
 
 - ``SaveThenCache``: validate a batch of raw messages, save the valid orders, cache them;
 - ``CacheThenRepository``: look an order up in the cache, then the repository;
-- ``CacheAdmin``: warm the cache up with recent orders, or reset it.
+- ``CacheAdmin``: warm the cache up with recent orders, or reset it;
+- ``CustomerOrders``: a customer's orders, newest first, a page at a time.
 """
 
 from order_core.breaker import CircuitBreaker
 from order_core.cache_admin import CacheAdmin
 from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
+from order_core.customer_orders import CustomerOrders, OrderPage
 from order_core.errors import (
     CacheUnavailable,
     FieldError,
     InvalidOrder,
     InvalidOrderId,
+    InvalidPageRequest,
     RejectedByRepository,
     RepositoryFailed,
     RepositoryUnavailable,
@@ -24,7 +27,14 @@ from order_core.ingest import IngestResult, Rejected, SaveThenCache
 from order_core.lookup import Answer, CacheThenRepository
 from order_core.model import Delivery, Item, Order, Payment
 from order_core.order_id import check_order_uid, order_uid_problem
-from order_core.ports import EncodedOrder, NoTelemetry, OrderCache, OrderRepository, Telemetry
+from order_core.ports import (
+    EncodedOrder,
+    NoTelemetry,
+    OrderCache,
+    OrderRepository,
+    SavedDocument,
+    Telemetry,
+)
 from order_core.schema import MAX_ORDER_UID_LENGTH
 
 __all__ = [
@@ -35,16 +45,19 @@ __all__ = [
     "CacheThenRepository",
     "CacheUnavailable",
     "CircuitBreaker",
+    "CustomerOrders",
     "Delivery",
     "EncodedOrder",
     "FieldError",
     "IngestResult",
     "InvalidOrder",
     "InvalidOrderId",
+    "InvalidPageRequest",
     "Item",
     "NoTelemetry",
     "Order",
     "OrderCache",
+    "OrderPage",
     "OrderRepository",
     "Payment",
     "Rejected",
@@ -52,6 +65,7 @@ __all__ = [
     "RepositoryFailed",
     "RepositoryUnavailable",
     "SaveThenCache",
+    "SavedDocument",
     "Telemetry",
     "check_order_uid",
     "decode_order",

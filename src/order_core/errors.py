@@ -29,6 +29,15 @@ class InvalidOrderId(ValueError):
     """An order id that may not be looked up: answer 400."""
 
 
+class InvalidPageRequest(ValueError):
+    """A request for a page of a list that cannot be answered (a bad customer id, limit or
+    cursor): answer 400. ``parameter`` names the culprit."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"'{parameter}' {reason}")
+
+
 class RepositoryUnavailable(RuntimeError):
     """The store cannot do the work now but may later (down, failing over, overloaded,
     a conflict with another transaction): retry; nothing was saved."""

@@ -27,6 +27,15 @@ class EncodedOrder:
         return self.order.order_uid
 
 
+@attrs.frozen
+class SavedDocument:
+    """A stored order's document and its position: a number unique over all orders that
+    grows with the save order (a later save has a higher position; at least 1)."""
+
+    position: int
+    document: bytes
+
+
 class OrderRepository(Protocol):
     """The source of truth for orders.
 
@@ -51,6 +60,18 @@ class OrderRepository(Protocol):
 
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
         """The ``limit`` most recently saved orders, newest first, in batches."""
+        ...
+
+    def customer_documents(
+        self, customer_id: str, limit: int, before: int | None = None
+    ) -> list[SavedDocument]:
+        """Up to ``limit`` orders whose customer_id is exactly ``customer_id``, newest
+        (highest position) first; with ``before``, only those at positions below it.
+
+        For keyset pagination: pass the last position of one page as ``before`` to get the
+        next, which neither repeats nor skips an order, whatever is saved in between. An
+        order keeps its position: saving it again does not move it.
+        """
         ...
 
     def ping(self) -> None:

@@ -58,6 +58,7 @@ STOP_TIMEOUT = 15.0
 
 HOSTILE_NAME = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 HOSTILE_ITEM_NAME = "<b>bold</b>"
+ADMIN_TOKEN = "browser-admin-t0ken"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Service:
     hostile_id: str
     sample: dict[str, Any]
     hostile: dict[str, Any]
+    topic: str  # the orders topic the service consumes (its dead letters: topic + ".dlq")
 
 
 def _order_service_command() -> str:
@@ -141,6 +143,7 @@ def service(sample_bytes: bytes, artifacts_dir: Path, tmp_path_factory: Any) -> 
         "--cache-backend", "memcached",
         "--memcached-servers", MEMCACHED_SERVERS,
         "--warm-up-orders", "0",
+        "--admin-token", ADMIN_TOKEN,
     ]  # fmt: skip
     log_path = artifacts_dir / "service.log"
     base_url = f"http://127.0.0.1:{port}"
@@ -182,6 +185,7 @@ def service(sample_bytes: bytes, artifacts_dir: Path, tmp_path_factory: Any) -> 
             hostile_id=hostile["order_uid"],
             sample=sample,
             hostile=hostile,
+            topic=f"browser-test-{run_id}",
         )
     finally:
         process.terminate()

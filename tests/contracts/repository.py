@@ -27,7 +27,11 @@ def numbered(i: int, prefix: str = "order-") -> EncodedOrder:
 
 
 def test_a_batch_is_saved_and_returns_the_new_ids(repository: OrderRepository) -> None:
-    assert repository.save_many([numbered(i) for i in range(3)]) == {"order-0", "order-1", "order-2"}
+    assert repository.save_many([numbered(i) for i in range(3)]) == {
+        "order-0",
+        "order-1",
+        "order-2",
+    }
     for i in range(3):
         assert repository.get_document(f"order-{i}") == numbered(i).document
 
@@ -61,6 +65,42 @@ def test_recent_documents_are_newest_first_in_batches(repository: OrderRepositor
     assert [len(b) for b in batches] == [2, 2, 1]
     assert [uid for batch in batches for uid in batch] == [f"order-{i}" for i in (6, 5, 4, 3, 2)]
     assert list(repository.recent_documents(limit=0, batch_size=2)) == []
+
+
+def of_customer(i: int, customer: str) -> EncodedOrder:
+    return encoded(attrs.evolve(numbered(i).order, customer_id=customer))
+
+
+def test_a_customers_orders_come_newest_first_page_by_page(repository: OrderRepository) -> None:
+    for i in range(7):  # one batch each, so the save order is known; two customers mixed
+        repository.save_many([of_customer(i, "alice" if i % 3 else "bob")])
+    first = repository.customer_documents("alice", limit=3)
+    assert [s.document for s in first] == [of_customer(i, "alice").document for i in (5, 4, 2)]
+    positions = [s.position for s in first]
+    assert positions == sorted(positions, reverse=True)
+    assert min(positions) >= 1
+    rest = repository.customer_documents("alice", limit=3, before=positions[-1])
+    assert [s.document for s in rest] == [of_customer(1, "alice").document]
+    assert repository.customer_documents("alice", limit=3, before=rest[-1].position) == []
+    assert len(repository.customer_documents("bob", limit=10)) == 3
+
+
+def test_a_customers_list_matches_the_id_exactly(repository: OrderRepository) -> None:
+    repository.save_many([of_customer(1, "Alice"), of_customer(2, "alice "), of_customer(3, "")])
+    assert repository.customer_documents("alice", limit=10) == []
+    assert [s.document for s in repository.customer_documents("Alice", limit=10)] == [
+        of_customer(1, "Alice").document
+    ]
+
+
+def test_an_order_saved_again_keeps_its_place(repository: OrderRepository) -> None:
+    repository.save_many([of_customer(1, "carol")])
+    repository.save_many([of_customer(2, "carol")])
+    before = repository.customer_documents("carol", limit=10)
+    repository.save_many([of_customer(1, "carol"), of_customer(3, "carol")])
+    after = repository.customer_documents("carol", limit=10)
+    assert after[1:] == before
+    assert after[0].position > before[0].position
 
 
 def test_ping_answers_when_the_store_does(repository: OrderRepository) -> None:

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from adapters.postgres.migrations import available_migrations, migrate
-from adapters.postgres.repository import PostgresOrderRepository
+from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
 from order_core import (
     RejectedByRepository,
     RepositoryFailed,
@@ -85,6 +85,17 @@ def test_migrations_are_recorded_and_idempotent(clean_database: str) -> None:
     with psycopg.connect(clean_database) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == [v for v, _, _ in available_migrations()]
+
+
+def test_a_customers_page_is_one_range_of_the_keyset_index(clean_database: str) -> None:
+    params = {"customer": "c", "before": 10, "size": 21}
+    with psycopg.connect(clean_database) as conn:
+        conn.execute("SET enable_seqscan = off")  # an empty table: force the planner's hand
+        plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + CUSTOMER_PAGE_QUERY, params))
+        indexes = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes")}
+    assert "Index Scan using orders_customer_id_seq_idx" in plan, plan
+    assert "Sort" not in plan, plan  # the index gives the order
+    assert "orders_customer_id_idx" not in indexes  # superseded, dropped
 
 
 def test_unreachable_database_is_unavailable_within_the_timeout() -> None:

@@ -5,6 +5,9 @@ A record keeps the original key, value and headers and adds ``dlq.*`` headers: t
 original value. A record too large for the broker (the original near the size limit, or
 the limit of the dead-letter topic lower than that of the source) is replaced by a stub: the
 same ``dlq.*`` headers and a small JSON value saying so, without the original bytes.
+
+A message replayed from the dead-letter topic carries ``dlq.replay-of`` (the dead-letter
+offset it came from); if it fails again, its new dead letter keeps that header, stub or not.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from adapters.kafka.records import Headers, Record
 
 MAX_REASON_BYTES = 4096
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # the broker's default message.max.bytes, less headroom
+REPLAY_OF = "dlq.replay-of"
 
 
 @attrs.frozen
@@ -79,7 +83,8 @@ def stub(source: Source, reason: str) -> Record:
             "reason": cap_reason(reason).decode(),
         }
     )
-    return Record(source.key, value, _dlq_headers(source, reason, True))
+    replay = tuple((name, data) for name, data in source.headers if name == REPLAY_OF)
+    return Record(source.key, value, _dlq_headers(source, reason, True) + replay[:1])
 
 
 class DeadLetterPublisher:

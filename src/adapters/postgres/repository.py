@@ -35,7 +35,7 @@ from adapters.postgres.rows import (
     payment_row,
 )
 from order_core.errors import RepositoryUnavailable
-from order_core.ports import EncodedOrder
+from order_core.ports import EncodedOrder, SavedDocument
 
 T = TypeVar("T")
 
@@ -52,6 +52,13 @@ SELECT {column_list(ORDER_COLUMNS)} FROM {STAGING_TABLE}
 ON CONFLICT (order_uid) DO NOTHING
 RETURNING order_uid
 """  # noqa: S608
+# Keyset page on the (customer_id, seq DESC) index: a range scan however deep the page.
+# The missing bound is bigint's top, not "IS NULL OR": that would defeat the index.
+CUSTOMER_PAGE_QUERY = """
+SELECT seq, document::text FROM orders
+WHERE customer_id = %(customer)s AND seq < coalesce(%(before)s::bigint, 9223372036854775807)
+ORDER BY seq DESC LIMIT %(size)s
+"""
 
 
 class _JsonBytesDumper(Dumper):
@@ -144,6 +151,17 @@ class PostgresOrderRepository:
             yield {uid: doc.encode() for _, uid, doc in rows}
             before = rows[-1][0]
             remaining -= len(rows)
+
+    def customer_documents(
+        self, customer_id: str, limit: int, before: int | None = None
+    ) -> list[SavedDocument]:
+        def read() -> list[SavedDocument]:
+            with self._pool.connection() as conn:
+                params = {"customer": customer_id, "before": before, "size": limit}
+                rows = conn.execute(CUSTOMER_PAGE_QUERY, params).fetchall()
+            return [SavedDocument(int(seq), str(doc).encode()) for seq, doc in rows]
+
+        return self._run(read, retry=True)
 
     def count(self) -> int:
         """How many orders are stored (for tests and operators)."""

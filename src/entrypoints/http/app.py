@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from adapters.prometheus_telemetry import unwatch, watch_consumer
 from entrypoints.background import ConsumerThread, WarmUp
 from entrypoints.container import Container
-from entrypoints.http import errors, openapi, ops, orders
+from entrypoints.http import customer_orders, dead_letters, errors, openapi, ops, orders
 from entrypoints.http.lookups import AsyncLookup
 from entrypoints.http.timing import RequestTiming, observe
 
@@ -100,6 +100,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
     routes = [
         Route("/", index),
         Route("/order", orders.order_by_query),
+        Route("/orders", customer_orders.orders_of_customer),
         Route("/orders/{order_uid}", orders.order_by_path),
         Route("/openapi.json", openapi.openapi_json),
         Route("/healthz", ops.healthz),
@@ -107,6 +108,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
         Route("/metrics", ops.metrics),
         Route("/admin/cache/reset", ops.cache_reset, methods=["POST"]),
         Route("/admin/cache/warm", ops.cache_warm, methods=["POST"]),
+        Route("/admin/dead-letters", dead_letters.latest_dead_letters),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     return OrderServiceApp(

@@ -13,6 +13,17 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from entrypoints.http.openapi_lists import LIST_PATHS, LIST_SCHEMAS
+from entrypoints.http.openapi_parts import (
+    ADMIN,
+    ADMIN_ERRORS,
+    TEXT,
+    error,
+    json_content,
+    obj,
+    ref,
+    unavailable,
+)
 from order_core import Order
 from order_core.schema import OrderUid
 
@@ -20,49 +31,21 @@ _, ORDER_SCHEMAS = msgspec.json.schema_components(
     [Order], ref_template="#/components/schemas/{name}"
 )
 ID_SCHEMA = msgspec.json.schema(OrderUid)
-_TEXT = {"type": "string"}
-
-
-def _object(properties: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(properties)
-    return schema
-
-
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def error(description: str) -> dict[str, Any]:
-    return _json(description, {"$ref": "#/components/schemas/Error"})
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
+ID_EXAMPLE = "b563feb7b2b84b6test"  # the sample's (examples/sample-order.json)
 
 _ORDER_RESPONSES = {
     "200": {
-        **_json("The order, as stored", _ref("Order")),
-        "headers": {"ETag": {"schema": _TEXT}, "Cache-Control": {"schema": _TEXT}},
+        **json_content("The order, as stored", ref("Order")),
+        "headers": {"ETag": {"schema": TEXT}, "Cache-Control": {"schema": TEXT}},
     },
     "304": {"description": "Not modified (If-None-Match matched the ETag)"},
     "400": error("Missing or malformed order id (codes missing_id, invalid_id)"),
     "404": error("No order with this id (code not_found)"),
-    "503": {
-        **error("The order is not cached and the store is unavailable (code unavailable)"),
-        "headers": {"Retry-After": {"schema": _TEXT}},
-    },
+    "503": unavailable("The order is not cached and the store is unavailable (code unavailable)"),
 }
-_ADMIN: dict[str, Any] = {"security": [{"adminToken": []}]}
-_ADMIN_ERRORS = {
-    "401": error("No or wrong bearer token (code unauthorized)"),
-    "404": error("Admin endpoints are disabled: no admin token is set (code not_found)"),
-}
-_HEALTH = _object({"status": {"enum": ["ok", "failing"]}, "checks": {"type": "object"}}, False)
-_READINESS = _object(
-    {"ready": {"type": "boolean"}, "checks": {"additionalProperties": _TEXT, "type": "object"}}
+_HEALTH = obj({"status": {"enum": ["ok", "failing"]}, "checks": {"type": "object"}}, False)
+_READINESS = obj(
+    {"ready": {"type": "boolean"}, "checks": {"additionalProperties": TEXT, "type": "object"}}
 )
 
 PATHS: dict[str, Any] = {
@@ -70,7 +53,15 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Look an order up by id (query form)",
             "operationId": "getOrderByQuery",
-            "parameters": [{"name": "id", "in": "query", "required": True, "schema": ID_SCHEMA}],
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "query",
+                    "required": True,
+                    "schema": ID_SCHEMA,
+                    "example": ID_EXAMPLE,
+                }
+            ],
             "responses": _ORDER_RESPONSES,
         }
     },
@@ -79,7 +70,13 @@ PATHS: dict[str, Any] = {
             "summary": "Look an order up by id (path form)",
             "operationId": "getOrder",
             "parameters": [
-                {"name": "order_uid", "in": "path", "required": True, "schema": ID_SCHEMA}
+                {
+                    "name": "order_uid",
+                    "in": "path",
+                    "required": True,
+                    "schema": ID_SCHEMA,
+                    "example": ID_EXAMPLE,
+                }
             ],
             "responses": _ORDER_RESPONSES,
         }
@@ -95,14 +92,17 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "This document",
             "operationId": "openApi",
-            "responses": {"200": _json("OpenAPI 3.1", {"type": "object"})},
+            "responses": {"200": json_content("OpenAPI 3.1", {"type": "object"})},
         }
     },
     "/healthz": {
         "get": {
             "summary": "Liveness: 503 only when a restart is the cure (the consumer died)",
             "operationId": "healthz",
-            "responses": {"200": _json("Alive", _HEALTH), "503": _json("Failing", _HEALTH)},
+            "responses": {
+                "200": json_content("Alive", _HEALTH),
+                "503": json_content("Failing", _HEALTH),
+            },
         }
     },
     "/readyz": {
@@ -110,8 +110,8 @@ PATHS: dict[str, Any] = {
             "summary": "Readiness: the store answers, the consumer runs and makes progress",
             "operationId": "readyz",
             "responses": {
-                "200": _json("Ready", _READINESS),
-                "503": _json("Not ready; checks say why", _READINESS),
+                "200": json_content("Ready", _READINESS),
+                "503": json_content("Not ready; checks say why", _READINESS),
             },
         }
     },
@@ -126,10 +126,10 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Drop every cached order (no data is lost)",
             "operationId": "resetCache",
-            **_ADMIN,
+            **ADMIN,
             "responses": {
-                "200": _json("Done", _object({"reset": {"type": "boolean"}})),
-                **_ADMIN_ERRORS,
+                "200": json_content("Done", obj({"reset": {"type": "boolean"}})),
+                **ADMIN_ERRORS,
                 "503": error("The cache is unavailable (code unavailable)"),
             },
         }
@@ -138,14 +138,14 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Load the most recent orders into the cache",
             "operationId": "warmCache",
-            **_ADMIN,
+            **ADMIN,
             "parameters": [
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}
             ],
             "responses": {
-                "200": _json("Done", _object({"loaded": {"type": "integer", "minimum": 0}})),
+                "200": json_content("Done", obj({"loaded": {"type": "integer", "minimum": 0}})),
                 "400": error("'limit' is not a whole number (code bad_request)"),
-                **_ADMIN_ERRORS,
+                **ADMIN_ERRORS,
                 "503": error("The cache or the store is unavailable (code unavailable)"),
             },
         }
@@ -159,10 +159,11 @@ SPEC: dict[str, Any] = {
         "version": "0.2.0",
         "description": "Orders consumed from Kafka, stored in PostgreSQL, served from a cache.",
     },
-    "paths": PATHS,
+    "paths": {**PATHS, **LIST_PATHS},
     "components": {
         "schemas": {
-            "Error": _object({"error": _object({"code": _TEXT, "message": _TEXT})}),
+            "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+            **LIST_SCHEMAS,
             **ORDER_SCHEMAS,
         },
         "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},

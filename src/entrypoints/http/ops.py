@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from entrypoints.http.admin_auth import denied
 from entrypoints.http.errors import error_response
 from entrypoints.readiness import Report, liveness, readiness
 from order_core import CacheUnavailable, RepositoryFailed, RepositoryUnavailable
@@ -35,24 +34,9 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _authorized(request: Request) -> Response | None:
-    token: str = request.app.state.container.settings().admin_token
-    if not token:
-        return error_response(404, "not_found", "admin endpoints are disabled (no admin token)")
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        return error_response(
-            401,
-            "unauthorized",
-            "a valid 'Authorization: Bearer' token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return None
-
-
 async def cache_reset(request: Request) -> Response:
-    if (denied := _authorized(request)) is not None:
-        return denied
+    if (refusal := denied(request)) is not None:
+        return refusal
     try:
         await run_in_threadpool(request.app.state.container.cache_admin().reset)
     except CacheUnavailable as exc:
@@ -61,8 +45,8 @@ async def cache_reset(request: Request) -> Response:
 
 
 async def cache_warm(request: Request) -> Response:
-    if (denied := _authorized(request)) is not None:
-        return denied
+    if (refusal := denied(request)) is not None:
+        return refusal
     container = request.app.state.container
     try:
         limit = int(request.query_params.get("limit", container.settings().warm_up_orders))

@@ -249,6 +249,15 @@
       h, children);
   }
 
+  // The customer id, linking to the customer's orders (/?customer=ID, customer.js).
+  function customerLink(id) {
+    if (typeof id !== "string" || id === "") return val(id, "mono");
+    return el("a", {
+      id: "customer-link", class: "mono", href: "/?customer=" + encodeURIComponent(id),
+      title: "All orders of this customer",
+    }, id);
+  }
+
   function renderSummary(order) {
     var payment = order.payment || {};
     var created = fromIso(order.date_created);
@@ -268,7 +277,7 @@
       el("span", { id: "summary-amount" }, money(payment.amount, payment.currency, "money-big")));
 
     var facts = el("dl", { class: "facts" },
-      field("Customer", val(order.customer_id, "mono")),
+      field("Customer", customerLink(order.customer_id)),
       field("Entry", val(order.entry)),
       field("Locale", val(order.locale)),
       field("Delivery service", val(order.delivery_service)),
@@ -549,6 +558,12 @@
         errorMessage(text) || "Try again in a moment.", retryButton(id));
     }
   }
+
+  // The other views of the page (customer.js, dead_letters.js) use the same helpers.
+  window.orderPage = {
+    el: el, append: append, clear: clear, val: val, money: money, dateNode: dateNode,
+    fromIso: fromIso, plural: plural, errorMessage: errorMessage,
+  };
 
   // ------------------------------------------------------------------ wiring
 

@@ -1,0 +1,75 @@
+"""GET /admin/dead-letters?limit=N: the latest dead letters, newest first, read-only.
+
+Behind the admin token like every /admin endpoint. The reasons and sources are data from
+whoever sent the messages: the answer is JSON, and the web page shows them as text.
+Replaying stays a command-line action (``order-service dlq replay``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from adapters.kafka.dead_letter_entry import DeadLetter
+from adapters.kafka.dead_letter_reader import DeadLetterReader, DeadLettersUnavailable
+from entrypoints.http.admin_auth import denied
+from entrypoints.http.errors import error_response
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+
+def _time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def described(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "offset": letter.offset,
+        "dead_lettered_at": _time(letter.timestamp_ms),
+        "reason": letter.reason,
+        "source": {
+            "topic": letter.source_topic,
+            "partition": letter.source_partition,
+            "offset": letter.source_offset,
+            "written_at": _time(letter.source_timestamp_ms),
+        },
+        "stub": letter.stub,
+        "replay_of": letter.replay_of,
+        "original_bytes": letter.original_bytes,
+    }
+
+
+def _latest(reader: DeadLetterReader, limit: int) -> dict[str, Any]:
+    with reader:
+        low, high = reader.bounds()
+        letters = reader.latest(limit)
+    return {
+        "topic": reader.topic,
+        "first_offset": low,
+        "next_offset": high,
+        "dead_letters": [described(letter) for letter in reversed(letters)],
+    }
+
+
+async def latest_dead_letters(request: Request) -> Response:
+    if (refusal := denied(request)) is not None:
+        return refusal
+    text = request.query_params.get("limit", str(DEFAULT_LIMIT))
+    # ASCII digits only: int() would also take " 5", "1_0" and other scripts' digits.
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= MAX_LIMIT):
+        return error_response(
+            400, "bad_request", f"'limit' must be a whole number from 1 to {MAX_LIMIT}"
+        )
+    reader = request.app.state.container.dead_letter_reader()
+    try:
+        body = await run_in_threadpool(_latest, reader, int(text))
+    except DeadLettersUnavailable as exc:
+        return error_response(503, "unavailable", str(exc), headers={"Retry-After": "5"})
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,158 @@
+"""Dead letters read back (adapters.kafka.dead_letter_entry) and shown in a terminal
+(entrypoints.dlq_text), and the ``--since`` argument of ``dlq replay``: no Kafka needed."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.kafka.dead_letter_entry import CannotReplayStub, entry, replay_record
+from adapters.kafka.dead_letters import REPLAY_OF, Source, cap_reason, dead_letter, stub
+from entrypoints import dlq_text
+from entrypoints.dlq_commands import since
+
+headers = st.lists(
+    st.tuples(st.text("abcxyz-", min_size=1, max_size=8), st.binary(max_size=20)), max_size=3
+).map(tuple)
+sources = st.builds(
+    Source,
+    topic=st.text("abcdefgh.-", min_size=1, max_size=20),
+    partition=st.integers(0, 1000),
+    offset=st.integers(0, 2**40),
+    timestamp_ms=st.none() | st.integers(0, 2**42),
+    key=st.none() | st.binary(max_size=40),
+    value=st.binary(max_size=3000),
+    headers=headers,
+)
+
+
+@given(sources, st.text(max_size=300))
+def test_a_dead_letter_reads_back_as_it_was_written(source: Source, reason: str) -> None:
+    letter = entry(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
+    assert letter.reason == cap_reason(reason).decode()
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        source.topic,
+        source.partition,
+        source.offset,
+    )
+    assert letter.source_timestamp_ms == source.timestamp_ms
+    assert (letter.key, letter.value, letter.headers) == (source.key, source.value, source.headers)
+    assert not letter.stub
+    assert letter.replay_of is None
+    assert letter.source == f"{source.topic}/{source.partition}@{source.offset}"
+
+
+@given(sources, st.text(max_size=300))
+def test_a_replay_is_the_original_marked_with_its_dead_letter_offset(
+    source: Source, reason: str
+) -> None:
+    letter = entry(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
+    replay = replay_record(letter)
+    assert (replay.key, replay.value) == (source.key, source.value)
+    assert replay.headers == (*source.headers, (REPLAY_OF, b"7"))
+
+
+def test_a_replay_that_fails_again_says_what_it_replayed_stub_or_not() -> None:
+    original = Source("orders", 1, 5, None, b"k", b"{bad", (("trace", b"t"),))
+    first = entry(7, 1, *attrs.astuple(dead_letter(original, "not JSON")))
+    # The consumer reads the replay back as a new source, with the replay's headers.
+    again = attrs.evolve(original, offset=90, headers=replay_record(first).headers)
+    for record in (dead_letter(again, "not JSON"), stub(again, "not JSON")):
+        letter = entry(12, 1, *attrs.astuple(record))
+        assert letter.replay_of == 7
+        assert letter.source_offset == 90
+        assert all(not name.startswith("dlq.") for name, _ in letter.headers)
+    # Replayed once more, it names the newest dead letter only.
+    assert replay_record(entry(12, 1, *attrs.astuple(dead_letter(again, "x")))).headers == (
+        ("trace", b"t"),
+        (REPLAY_OF, b"12"),
+    )
+
+
+def test_a_stub_says_so_and_cannot_be_replayed() -> None:
+    source = Source("orders", 3, 99, None, None, b"x" * 5000, ())
+    letter = entry(4, 1, *attrs.astuple(stub(source, "too large")))
+    assert letter.stub
+    assert letter.original_bytes == 5000
+    with pytest.raises(
+        CannotReplayStub, match=r"dead letter 4 is a stub.*5,000 bytes.*orders/3@99"
+    ):
+        replay_record(letter)
+    shown = dlq_text.details(letter, "orders.dlq")
+    assert "STUB" in shown
+    assert "cannot be shown or replayed" in shown
+
+
+def test_headers_that_are_not_the_services_are_read_with_care() -> None:
+    letter = entry(0, None, None, b"", (("dlq.partition", b"two"), ("dlq.reason", b"\xff")))
+    assert letter.source_partition is None
+    assert letter.reason == "\ufffd"
+    assert letter.source == "?/?@?"
+
+
+def test_control_characters_cannot_reach_the_terminal() -> None:
+    hostile = "\x1b[2J\x1b]0;owned\x07 \u202eevil\u2028next"
+    assert "\x1b" not in dlq_text.printable(hostile)
+    assert "\u202e" not in dlq_text.printable(hostile)
+    assert dlq_text.printable("a\nb", keep_newlines=True) == "a\nb"
+    assert dlq_text.printable("a\nb") == "a\\nb"
+    letter = entry(1, 1, None, hostile.encode(), (("dlq.reason", hostile.encode()),))
+    for text in (dlq_text.listing([letter]), dlq_text.details(letter, "t")):
+        assert "\x1b" not in text
+        assert "\u202e" not in text
+
+
+def test_the_listing_is_one_line_each_with_marks() -> None:
+    source = Source("orders", 2, 41, None, None, b"{}")
+    letters = [
+        entry(9, 1_700_000_000_000, *attrs.astuple(dead_letter(source, "line one\nline two"))),
+        entry(
+            10,
+            None,
+            *attrs.astuple(stub(attrs.evolve(source, headers=((REPLAY_OF, b"9"),)), "big")),
+        ),
+    ]
+    lines = dlq_text.listing(letters).splitlines()
+    assert lines[0].split() == ["offset", "dead-lettered", "(UTC)", "source", "reason"]
+    assert lines[1].split() == [
+        "9",
+        "2023-11-14",
+        "22:13:20",
+        "orders/2@41",
+        "line",
+        "one",
+        "line",
+        "two",
+    ]
+    assert lines[2].split() == ["10", "-", "orders/2@41", "[stub]", "[replay", "of", "9]", "big"]
+    assert len(dlq_text.one_line("x" * 500)) == dlq_text.REASON_WIDTH
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (b'{"a":[1,2]}', '11 bytes, JSON:\n{\n  "a": [\n    1,\n    2\n  ]\n}'),
+        (b"plain\ntext", "10 bytes, not JSON:\nplain\ntext"),
+        (b"\xff\x00", "2 bytes, not UTF-8:\n\\xff\\x00"),
+        (b"[" * 100_000, "100,000 bytes, not JSON:\n" + "[" * 100_000),
+    ],
+)
+def test_the_value_is_pretty_json_else_text_else_bytes(value: bytes, shown: str) -> None:
+    assert dlq_text.value_text(value) == shown
+
+
+def test_since_takes_a_duration_or_an_iso_time() -> None:
+    now = datetime.now(UTC)
+    assert abs(since("2h") - (now - timedelta(hours=2))) < timedelta(seconds=5)
+    assert abs(since("1d12h") - (now - timedelta(hours=36))) < timedelta(seconds=5)
+    assert since("2026-01-31T09:00Z") == datetime(2026, 1, 31, 9, tzinfo=UTC)
+    assert since("2026-01-31T09:00") == datetime(2026, 1, 31, 9, tzinfo=UTC)  # UTC unless told
+    assert since("2026-01-31T10:00+01:00") == datetime(2026, 1, 31, 9, tzinfo=UTC)
+    for bad in ("yesterday", "2x", "-2h", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            since(bad)

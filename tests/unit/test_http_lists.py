@@ -1,0 +1,228 @@
+"""The list endpoints on the real app and container with in-memory adapters: a customer's
+orders (GET /orders) and the admin list of dead letters (a fake reader stands in for Kafka)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import jsonschema
+import pytest
+from dependency_injector import providers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from adapters.kafka.dead_letter_entry import entry
+from adapters.kafka.dead_letter_reader import DeadLettersUnavailable
+from adapters.kafka.dead_letters import Source, dead_letter, stub
+from adapters.memory_repository import InMemoryOrderRepository
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import load
+from order_core import encode_order
+from tests.contracts.repository import BASE
+
+AUTH = {"Authorization": "Bearer t0ken"}
+HOSTILE_REASON = "order_uid: got '<img src=x onerror=\"window.__pwned=1\">'"
+
+
+class FakeReader:
+    """Stands in for DeadLetterReader: the records it holds, or a Kafka that is down."""
+
+    topic = "orders.dlq"
+
+    def __init__(self, records: list[Any], down: bool = False) -> None:
+        self.letters = [
+            entry(i, 1_700_000_000_000 + i, r.key, r.value, r.headers)
+            for i, r in enumerate(records)
+        ]
+        self.down = down
+
+    def __enter__(self) -> FakeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def bounds(self) -> tuple[int, int]:
+        if self.down:
+            raise DeadLettersUnavailable("cannot read orders.dlq: all brokers down")
+        return 0, len(self.letters)
+
+    def latest(self, limit: int) -> list[Any]:
+        self.bounds()
+        return self.letters[-limit:]
+
+
+@pytest.fixture
+def app() -> Iterator[tuple[TestClient, Container]]:
+    container = build_container(
+        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": "t0ken"})
+    )
+    with TestClient(create_app(container)) as client:
+        yield client, container
+
+
+def save(container: Container, count: int, customer: str = "ann") -> list[str]:
+    orders = [
+        attrs.evolve(BASE, order_uid=f"{customer}-{i}", customer_id=customer) for i in range(count)
+    ]
+    container.ingest()([encode_order(o) for o in orders])
+    return [o.order_uid for o in orders]
+
+
+def error_code(answer: Any) -> str:
+    body = answer.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    return str(body["error"]["code"])
+
+
+def test_a_customers_orders_come_page_by_page_newest_first(
+    app: tuple[TestClient, Container],
+) -> None:
+    client, container = app
+    ids = save(container, 5)
+    save(container, 2, customer="bob")
+    seen, after = [], None
+    while True:
+        params = {"customer_id": "ann", "limit": 2, **({"after": after} if after else {})}
+        answer = client.get("/orders", params=params)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        body = answer.json()
+        assert body["customer_id"] == "ann"
+        seen += [order["order_uid"] for order in body["orders"]]
+        after = body["next"]
+        if after is None:
+            break
+    assert seen == ids[::-1]
+
+
+def test_the_order_lookups_still_answer_beside_the_list(
+    app: tuple[TestClient, Container],
+) -> None:
+    client, container = app
+    (order_uid,) = save(container, 1)
+    assert client.get(f"/orders/{order_uid}").json()["order_uid"] == order_uid
+    assert client.get("/order", params={"id": order_uid}).json()["order_uid"] == order_uid
+    assert (
+        client.get("/orders", params={"customer_id": "ann"}).json()["orders"][0]["order_uid"]
+        == order_uid
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "missing_customer_id"),
+        ({"customer_id": ""}, "invalid_customer_id"),
+        ({"customer_id": "a\x00"}, "invalid_customer_id"),
+        ({"customer_id": "x" * 256}, "invalid_customer_id"),
+        ({"customer_id": "ann", "limit": "0"}, "invalid_limit"),
+        ({"customer_id": "ann", "limit": "101"}, "invalid_limit"),
+        ({"customer_id": "ann", "limit": "ten"}, "invalid_limit"),
+        ({"customer_id": "ann", "limit": " 5"}, "invalid_limit"),
+        ({"customer_id": "ann", "limit": "9" * 5000}, "invalid_limit"),
+        ({"customer_id": "ann", "after": "bogus"}, "invalid_cursor"),
+    ],
+)
+def test_bad_parameters_are_400_with_the_error_shape(
+    app: tuple[TestClient, Container], params: dict[str, str], code: str
+) -> None:
+    client, _ = app
+    answer = client.get("/orders", params=params)
+    assert (answer.status_code, error_code(answer)) == (400, code)
+
+
+@given(customer_id=st.text(max_size=300), limit=st.text(max_size=8), after=st.text(max_size=20))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_parameters_get_a_defined_answer_never_a_500(
+    app: tuple[TestClient, Container], customer_id: str, limit: str, after: str
+) -> None:
+    client, _ = app
+    answer = client.get(
+        "/orders", params={"customer_id": customer_id, "limit": limit, "after": after}
+    )
+    assert answer.status_code in (200, 400)
+
+
+def test_the_list_is_503_while_the_store_is_down(app: tuple[TestClient, Container]) -> None:
+    client, container = app
+    repository = container.repository()
+    assert isinstance(repository, InMemoryOrderRepository)
+    repository.available = False
+    answer = client.get("/orders", params={"customer_id": "ann"})
+    assert (answer.status_code, error_code(answer)) == (503, "unavailable")
+    assert answer.headers["retry-after"]
+
+
+def test_a_page_matches_the_documented_schema(app: tuple[TestClient, Container]) -> None:
+    client, container = app
+    save(container, 3)
+    spec = client.get("/openapi.json").json()
+    schema = spec["paths"]["/orders"]["get"]["responses"]["200"]["content"]["application/json"]
+    page = client.get("/orders", params={"customer_id": "ann", "limit": 2}).json()
+    jsonschema.validate(page, {**schema["schema"], "components": spec["components"]})
+
+
+def records() -> list[Any]:
+    source = Source("orders", 2, 41, 1_700_000_000_000, b"k", b"{}", (("trace", b"1"),))
+    replayed = attrs.evolve(source, offset=42, headers=(("dlq.replay-of", b"0"),))
+    return [dead_letter(source, "not JSON"), stub(replayed, HOSTILE_REASON)]
+
+
+def test_dead_letters_are_listed_newest_first_behind_the_token(
+    app: tuple[TestClient, Container],
+) -> None:
+    client, container = app
+    container.dead_letter_reader.override(providers.Object(FakeReader(records())))
+    assert client.get("/admin/dead-letters").status_code == 401
+    assert (
+        client.get("/admin/dead-letters", headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    answer = client.get("/admin/dead-letters", params={"limit": 10}, headers=AUTH)
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert (body["topic"], body["first_offset"], body["next_offset"]) == ("orders.dlq", 0, 2)
+    newest, oldest = body["dead_letters"]
+    assert newest["reason"] == HOSTILE_REASON  # data, as it is: the page shows it as text
+    assert (newest["stub"], newest["replay_of"], newest["original_bytes"]) == (True, 0, 2)
+    assert newest["source"] == {
+        "topic": "orders",
+        "partition": 2,
+        "offset": 42,
+        "written_at": "2023-11-14T22:13:20.000+00:00",
+    }
+    assert (oldest["offset"], oldest["reason"], oldest["stub"]) == (0, "not JSON", False)
+    spec = client.get("/openapi.json").json()
+    schema = spec["paths"]["/admin/dead-letters"]["get"]["responses"]["200"]["content"]
+    jsonschema.validate(
+        body, {**schema["application/json"]["schema"], "components": spec["components"]}
+    )
+
+
+@pytest.mark.parametrize("limit", ["0", "1001", "-1", "x", ""])
+def test_a_bad_dead_letter_limit_is_400(app: tuple[TestClient, Container], limit: str) -> None:
+    client, container = app
+    container.dead_letter_reader.override(providers.Object(FakeReader(records())))
+    answer = client.get("/admin/dead-letters", params={"limit": limit}, headers=AUTH)
+    assert (answer.status_code, error_code(answer)) == (400, "bad_request")
+
+
+def test_dead_letters_are_503_while_kafka_is_down(app: tuple[TestClient, Container]) -> None:
+    client, container = app
+    container.dead_letter_reader.override(providers.Object(FakeReader([], down=True)))
+    answer = client.get("/admin/dead-letters", headers=AUTH)
+    assert (answer.status_code, error_code(answer)) == (503, "unavailable")
+
+
+def test_dead_letters_are_404_without_an_admin_token() -> None:
+    container = build_container(load({}, {"repository": "memory"}))
+    with TestClient(create_app(container)) as client:
+        answer = client.get("/admin/dead-letters", headers=AUTH)
+    assert (answer.status_code, error_code(answer)) == (404, "not_found")
