@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from adapters.kafka.consumer_state import ConsumerState
 from order_core.ingest import IngestResult, PreparedBatch, SaveThenCache
@@ -45,15 +52,38 @@ SAVE_SECONDS = Histogram(
     "Time to validate, save and cache one batch",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+# Gauges say how to merge the values of several worker processes (multiprocess mode).
 CONSUMER_LAG = Gauge(
     "order_service_consumer_lag",
     "Messages behind the end of the partition (from librdkafka)",
     ["topic", "partition"],
+    multiprocess_mode="livemostrecent",
 )
 CIRCUIT_OPEN = Gauge(
     "order_service_circuit_open",
     "1 while the circuit breaker skips the dependency (cache, repository)",
     ["dependency"],
+    multiprocess_mode="livemax",
+)
+CONSUMER_UP = Gauge(
+    "order_service_consumer_up",
+    "1 while the consumer runs, 0 once it stopped",
+    multiprocess_mode="livemin",
+)
+CONSUMER_RETRYING = Gauge(
+    "order_service_consumer_retrying",
+    "1 while one batch is being retried",
+    multiprocess_mode="livemax",
+)
+CONSUMER_RETRY_SECONDS = Gauge(
+    "order_service_consumer_retry_seconds",
+    "How long the current batch has been retried",
+    multiprocess_mode="livemax",
+)
+CONSUMER_LAST_COMMIT = Gauge(
+    "order_service_consumer_last_commit_timestamp_seconds",
+    "Unix time of the last offset commit",
+    multiprocess_mode="livemax",
 )
 CIRCUIT_SKIPPED = Counter(
     "order_service_circuit_skipped",
@@ -143,48 +173,21 @@ def record_librdkafka_stats(stats_json: str) -> None:
                 CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))
 
 
-class ConsumerStateCollector(Collector):
-    """Reads the consumer's state at scrape time: whether it runs, retries, commits."""
-
-    def __init__(self, state: Callable[[], ConsumerState | None]) -> None:
-        self._state = state
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        state = self._state()
-        if state is None:
-            return
-        running, retrying_for, last_commit = (
-            state.running,
-            state.retrying_for(),
-            state.last_commit_at,
-        )
-        yield GaugeMetricFamily(
-            "order_service_consumer_up", "1 while the consumer runs, 0 once it stopped", running
-        )
-        yield GaugeMetricFamily(
-            "order_service_consumer_retrying",
-            "1 while one batch is being retried",
-            1 if retrying_for else 0,
-        )
-        yield GaugeMetricFamily(
-            "order_service_consumer_retry_seconds",
-            "How long the current batch has been retried",
-            retrying_for,
-        )
-        if last_commit is not None:
-            yield GaugeMetricFamily(
-                "order_service_consumer_last_commit_timestamp_seconds",
-                "Unix time of the last offset commit",
-                last_commit,
-            )
+def report_consumer_state(state: ConsumerState) -> None:
+    """Publish the consumer's state (called by the consumer as it goes: cheap gauge sets)."""
+    CONSUMER_UP.set(1 if state.running else 0)
+    retrying_for = state.retrying_for()
+    CONSUMER_RETRYING.set(1 if retrying_for else 0)
+    CONSUMER_RETRY_SECONDS.set(retrying_for)
+    if state.last_commit_at is not None:
+        CONSUMER_LAST_COMMIT.set(state.last_commit_at)
 
 
-def watch_consumer(state: Callable[[], ConsumerState | None]) -> ConsumerStateCollector:
-    """Export the consumer state returned by ``state`` (None: no consumer) with /metrics."""
-    collector = ConsumerStateCollector(state)
-    REGISTRY.register(collector)
-    return collector
-
-
-def unwatch(collector: ConsumerStateCollector) -> None:
-    REGISTRY.unregister(collector)
+def metrics_exposition() -> tuple[bytes, str]:
+    """The /metrics body: this process's registry, or with several worker processes
+    (``PROMETHEUS_MULTIPROC_DIR`` set) all of them merged."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -6,6 +6,7 @@ Pools and clients are Resources: opened on first use, closed by ``shutdown_resou
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from dependency_injector import containers, providers
@@ -23,8 +24,10 @@ from adapters.prometheus_telemetry import (
     MeasuredIngest,
     PrometheusTelemetry,
     record_librdkafka_stats,
+    report_consumer_state,
 )
 from adapters.redis_cache import RedisOrderCache
+from adapters.tracing import tracing_from_environment
 from entrypoints.settings import Settings
 from order_core import (
     CacheAdmin,
@@ -99,6 +102,7 @@ def _consumer_settings(s: Settings) -> ConsumerSettings:
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     telemetry = providers.Singleton(PrometheusTelemetry, settings.provided.cache_backend)
+    tracing = providers.Singleton(tracing_from_environment, providers.Object(os.environ))
 
     repository = providers.Selector(
         settings.provided.repository,
@@ -134,6 +138,8 @@ class Container(containers.DeclarativeContainer):
         ingest=providers.Singleton(MeasuredIngest, ingest),
         dead_letters=dead_letters,
         stats_cb=providers.Object(record_librdkafka_stats),
+        tracing=tracing,
+        report_state=providers.Object(report_consumer_state),
     )
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters.prometheus_telemetry import metrics_exposition
 from entrypoints.readiness import Report
 
 
@@ -21,7 +21,7 @@ def start_ops_server(
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                self._send(200, generate_latest(), CONTENT_TYPE_LATEST)
+                self._send(200, *metrics_exposition())
             elif self.path in ("/healthz", "/readyz"):
                 report = alive() if self.path == "/healthz" else ready()
                 body = orjson.dumps(report.body())

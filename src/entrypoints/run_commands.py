@@ -6,18 +6,19 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from typing import Any
 
 import uvicorn
 
 from adapters.postgres.migrations import migrate
-from adapters.prometheus_telemetry import watch_consumer
 from entrypoints.background import ConsumerThread, kafka_ready
 from entrypoints.command_errors import ConsumerStopped, Unreachable
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.ops_server import start_ops_server
+from entrypoints.process import tune_for_service
 from entrypoints.readiness import liveness, readiness
 from entrypoints.settings import ENV_PREFIX, Settings
 from order_core import RepositoryFailed, RepositoryUnavailable
@@ -64,9 +65,14 @@ def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consum
     }
     if settings.http_workers == 1:
         app = create_app(build_container(settings), run_consumer=run_consumer)
+        tune_for_service()
         uvicorn.run(app, **common)
         return 0
-    # Several worker processes import the app by name and read settings from the environment.
+    # Several worker processes import the app by name and read settings from the environment;
+    # their metrics are merged through files in a directory of their own (Prometheus
+    # multiprocess mode), so /metrics tells the same whichever worker answers it.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="order-service-metrics-")
     for name, value in overrides.items():
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = value
@@ -86,7 +92,7 @@ def run_consume(settings: Settings) -> int:
     kafka_ready(settings)
     container = build_container(settings)
     worker = ConsumerThread(container)
-    watch_consumer(lambda: worker.state)
+    tune_for_service()
     if settings.ops_port:
         start_ops_server(
             settings.http_host,

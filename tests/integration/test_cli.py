@@ -200,3 +200,40 @@ def test_cache_commands_on_a_shared_cache(cli_env: dict[str, str]) -> None:
         [*CLI, "cache", "reset"], env=env, capture_output=True, timeout=60, check=True
     )
     assert reset.stdout.decode().strip() == "cache (redis) reset"
+
+
+def test_metrics_count_every_worker_when_there_are_several(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "ORDER_SERVICE_HTTP_WORKERS": "2", "ORDER_SERVICE_REPOSITORY": "memory"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = (tmp_path / "http.log").open("wb")
+    process = subprocess.Popen([*CLI, "http"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{env['ORDER_SERVICE_HTTP_PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "http.log").read_text()
+            time.sleep(0.2)
+        for i in range(40):  # spread over both workers by the kernel
+            assert get(f"{base}/order?id=unknown{i}")[0] == 404
+        counts = set()
+        for _ in range(6):  # whichever worker answers, the same total
+            text = get(base + "/metrics")[1].decode()
+            counts.add(
+                sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith("order_service_http_request_seconds_count")
+                    and 'route="/order"' in line
+                )
+            )
+        assert counts == {40.0}
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -16,7 +16,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from adapters.prometheus_telemetry import unwatch, watch_consumer
 from entrypoints.background import ConsumerThread, WarmUp
 from entrypoints.container import Container
 from entrypoints.http import customer_orders, dead_letters, errors, openapi, ops, orders
@@ -53,9 +52,14 @@ class OrderServiceApp(Starlette):
             await super().__call__(scope, receive, send)
             return
         started = time.perf_counter()
-        if_none_match = next((v for k, v in scope["headers"] if k == b"if-none-match"), b"")
+        if_none_match = traceparent = b""
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value
+            elif name == b"traceparent":
+                traceparent = value
         try:
-            result = await orders.answer(self.lookups, order_uid, if_none_match)
+            result = await orders.answer(self.lookups, order_uid, if_none_match, traceparent)
         except Exception:
             await super().__call__(scope, receive, send)  # the app's own error handling
             return
@@ -82,10 +86,10 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
             container.lookup(),
             cache_threads=settings.http_cache_threads,
             repository_threads=settings.db_pool_size,
+            tracing=container.tracing(),
         )
         consumer = ConsumerThread(container) if run_consumer else None
         app.state.consumer_thread = consumer
-        collector = watch_consumer(lambda: None if consumer is None else consumer.state)
         WarmUp(container).start(settings.warm_up_orders, settings.warm_up_timeout)
         if consumer is not None:
             consumer.start()
@@ -94,7 +98,6 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
         finally:
             if consumer is not None:
                 consumer.stop()
-            unwatch(collector)
             container.shutdown_resources()
 
     routes = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from adapters.prometheus_telemetry import metrics_exposition
 from entrypoints.http.admin_auth import denied
 from entrypoints.http.errors import error_response
 from entrypoints.readiness import Report, liveness, readiness
@@ -31,7 +31,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body, media_type = metrics_exposition()
+    return Response(body, media_type=media_type)
 
 
 async def cache_reset(request: Request) -> Response:

@@ -44,12 +44,14 @@ def id_from_query(query_string: bytes) -> str | None:
     return None
 
 
-async def answer(lookups: AsyncLookup, order_uid: str | None, if_none_match: bytes) -> Answer:
+async def answer(
+    lookups: AsyncLookup, order_uid: str | None, if_none_match: bytes, traceparent: bytes = b""
+) -> Answer:
     """The whole answer to an order lookup, every outcome included."""
     if order_uid is None:
         return _error(400, "missing_id", "query parameter 'id' is required")
     try:
-        document = await lookups.find(order_uid)
+        document = await lookups.find(order_uid, traceparent)
     except InvalidOrderId as exc:
         return _error(400, "invalid_id", str(exc))
     except RepositoryUnavailable:
@@ -78,12 +80,14 @@ def _response(result: Answer) -> Response:
 
 
 async def order_by_query(request: Request) -> Response:
-    order_uid = id_from_query(request.scope["query_string"])
-    inm = request.headers.get("if-none-match", "").encode()
-    return _response(await answer(request.app.state.lookups, order_uid, inm))
+    return await _lookup(request, id_from_query(request.scope["query_string"]))
 
 
 async def order_by_path(request: Request) -> Response:
+    return await _lookup(request, request.path_params["order_uid"])
+
+
+async def _lookup(request: Request, order_uid: str | None) -> Response:
     inm = request.headers.get("if-none-match", "").encode()
-    order_uid = request.path_params["order_uid"]
-    return _response(await answer(request.app.state.lookups, order_uid, inm))
+    traceparent = request.headers.get("traceparent", "").encode()
+    return _response(await answer(request.app.state.lookups, order_uid, inm, traceparent))
