@@ -13,7 +13,7 @@ unit:           ## the fast tests only (no servers needed)
 lint:
 	scripts/python-env.sh && .venv/bin/ruff check src tests bench scripts && .venv/bin/ruff format --check src tests bench scripts && .venv/bin/mypy && .venv/bin/lint-imports
 
-bench:          ## the benchmark suite against the real local servers
+bench:          ## the benchmark suite against the real local servers (BENCH_ARGS=--quick; BENCH_ARGS=profile: py-spy)
 	scripts/bench.sh $(BENCH_ARGS)
 
 services-up:

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import confluent_kafka
@@ -31,7 +31,9 @@ ADMIN_URL = os.environ.get(
 )
 KAFKA = os.environ.get("ORDER_SERVICE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MEMCACHED = os.environ.get("ORDER_SERVICE_MEMCACHED_SERVERS", "127.0.0.1:11211")
+REDIS = os.environ.get("ORDER_SERVICE_REDIS_URL", "redis://127.0.0.1:6379/0")
 PARTITIONS = 4  # the service's default for the orders topic
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Disturbed(RuntimeError):
@@ -57,9 +59,10 @@ def machine() -> dict[str, str]:
 def servers() -> str:
     """Where the servers were (host:port only: the database URL may hold a password)."""
     pg = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+    redis = REDIS.split("@")[-1].removeprefix("redis://")
     return (
         f"PostgreSQL {pg.get('host', 'localhost')}:{pg.get('port', 5432)}, Kafka {KAFKA}, "
-        f"Memcached {MEMCACHED}"
+        f"Memcached {MEMCACHED}, Redis {redis}"
     )
 
 
@@ -105,18 +108,25 @@ def _postgres_version() -> str:
 
 def _kafka_version() -> str:
     """The version of the broker listening on our port, from its process's class path."""
+    found = _kafka_broker()
+    if found is None:
+        return "unknown"
+    match = re.search(r"kafka[/_-](\d+\.\d+\.\d+)", " ".join(found[1]))
+    return match.group(1) if match else "unknown"
+
+
+def _kafka_broker() -> tuple[int, list[str]] | None:
+    """(pid, command line) of the broker process listening on our Kafka port."""
     port = KAFKA.rsplit(":", 1)[-1]
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError, IndexError):
             args = cmdline.read_bytes().decode(errors="replace").split("\0")
             if "kafka.Kafka" not in args:
                 continue
             properties = Path(args[args.index("kafka.Kafka") + 1]).read_text()
-            if not re.search(rf"^listeners=.*:{port}\b", properties, re.MULTILINE):
-                continue
-            match = re.search(r"kafka[/_-](\d+\.\d+\.\d+)", " ".join(args))
-            return match.group(1) if match else "unknown"
-    return "unknown"
+            if re.search(rf"^listeners=.*:{port}\b", properties, re.MULTILINE):
+                return int(cmdline.parent.name), args
+    return None
 
 
 def _wrk_version() -> str:
@@ -145,9 +155,27 @@ def create_database() -> str:
 
 
 def drop_database(url: str) -> None:
+    """Drop a database of ours, ending its sessions.
+
+    WITH (FORCE) refuses when an autovacuum worker happens to be in the database (it has
+    no role we may signal); a plain DROP cancels autovacuum itself, so it is tried next,
+    a few times while sessions are closing.
+    """
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        for attempt in range(10):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 9:
+                    raise
+                time.sleep(1)
 
 
 @contextlib.contextmanager
@@ -159,10 +187,10 @@ def fresh_database() -> Iterator[str]:
         drop_database(url)
 
 
-def create_topic() -> str:
+def create_topic(partitions: int = PARTITIONS) -> str:
     """A new orders topic (and its dead-letter topic) unique to this benchmark run."""
     name = f"orders-bench-{uuid.uuid4().hex[:10]}"
-    ensure_topics(KAFKA, {name: PARTITIONS, f"{name}.dlq": 1})
+    ensure_topics(KAFKA, {name: partitions, f"{name}.dlq": 1})
     return name
 
 
@@ -171,6 +199,27 @@ def delete_topic(name: str) -> None:
     for future in admin.delete_topics([name, f"{name}.dlq"], operation_timeout=30).values():
         with contextlib.suppress(Exception):
             future.result(timeout=30)
+
+
+_GROUPS: list[str] = []
+
+
+def new_group(kind: str) -> str:
+    """A new consumer group id, deleted by ``delete_groups`` at the end of the run."""
+    name = f"bench-{kind}-{uuid.uuid4().hex[:10]}"
+    _GROUPS.append(name)
+    return name
+
+
+def delete_groups() -> None:
+    """Delete the consumer groups of this run (their members have all left by then)."""
+    if not _GROUPS:
+        return
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    for future in admin.delete_consumer_groups(list(_GROUPS), request_timeout=30).values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=30)
+    _GROUPS.clear()
 
 
 # -- the service as a real process --------------------------------------------------------
@@ -188,51 +237,73 @@ def _service_command() -> list[str]:
 
 
 class ServiceProcess:
-    """``order-service http`` on a free loopback port, started and stopped by the benchmark."""
+    """``order-service http`` (or ``serve``, or ``consume``) as a process of its own, with
+    its settings as flags, started and stopped by the benchmark.
 
-    def __init__(self, database_url: str, log_dir: Path, **settings: object) -> None:
-        self.port = free_port()
+    ``http`` and ``serve`` listen on a free loopback port and are ready once /healthz
+    answers and every worker has warmed its cache; ``consume`` is ready once its consumer
+    loop runs (its ops port is off).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        settings: Mapping[str, object] | None = None,
+        command: str = "http",
+    ) -> None:
+        settings = settings or {}
+        self.command = command
+        self.serves_http = command in ("http", "serve")
+        self.port = free_port() if self.serves_http else 0
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = int(str(settings.get("http_workers", 1)))
         self.warm_up_orders = int(str(settings.get("warm_up_orders", 0)))
-        flags = {
-            "http_host": "127.0.0.1",
-            "http_port": self.port,
+        flags: dict[str, object] = {
             "database_url": database_url,
             "memcached_servers": MEMCACHED,
+            "redis_url": REDIS,
             "kafka_bootstrap": KAFKA,
             "warm_up_orders": 0,
             "log_level": "INFO",
-            **settings,
         }
-        args = [*_service_command(), "http"]
+        if self.serves_http:
+            flags |= {"http_host": "127.0.0.1", "http_port": self.port}
+        else:
+            flags |= {"ops_port": 0}
+        flags |= settings
+        args = [*_service_command(), command]
         for name, value in flags.items():
             args += ["--" + name.replace("_", "-"), str(value)]
-        self.log_path = log_dir / f"service-{self.port}.log"
+        self.log_path = log_dir / f"{command}-{uuid.uuid4().hex[:8]}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDER_SERVICE_")}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def wait_ready(self, timeout: float = 120.0) -> None:
-        """Until /healthz answers and every worker has finished its cache warm-up."""
+        """Until the process can do its work (see the class's description)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the service exited early; see {self.log_path}")
-            if self._healthy() and self._warmed_workers() >= self.workers:
+            if self._ready():
                 return
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise RuntimeError(f"the service was not ready in {timeout:.0f}s; see {self.log_path}")
 
+    def _ready(self) -> bool:
+        if not self.serves_http:
+            return "consuming " in self.log_path.read_text(errors="replace")
+        return self._healthy() and self._warmed_workers() >= self.workers
+
     def _healthy(self) -> bool:
-        try:
-            # The URL is our own loopback http:// one.
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        return http_ok(self.url + "/healthz")
 
     def _warmed_workers(self) -> int:
         if self.warm_up_orders <= 0:
@@ -245,7 +316,7 @@ class ServiceProcess:
     def rss_bytes(self) -> int:
         """Resident memory of the server process (VmRSS), summed over its worker processes."""
         total = 0
-        for pid in [self.process.pid, *_children(self.process.pid)]:
+        for pid in [self.process.pid, *children(self.process.pid)]:
             with contextlib.suppress(OSError):
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -253,13 +324,7 @@ class ServiceProcess:
         return total
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        _terminate(self.process)
         self._log.close()
 
     def __enter__(self) -> ServiceProcess:
@@ -274,11 +339,102 @@ class ServiceProcess:
         self.stop()
 
 
-def _children(pid: int) -> list[int]:
+class UvicornProcess:
+    """A reference ASGI app of ``bench.reference_apps`` on uvicorn (uvloop, httptools, one
+    worker, no access log): the service's own server settings."""
+
+    def __init__(self, app: str, body_file: Path, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [
+            sys.executable, "-m", "uvicorn", f"bench.reference_apps:{app}",
+            "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(self.port),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--log-level", "warning", "--lifespan", "off",
+        ]  # fmt: skip
+        self.log_path = log_dir / f"reference-{app}-{self.port}.log"
+        self._log = self.log_path.open("wb")
+        env = {**os.environ, "BENCH_BODY_FILE": str(body_file)}
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def __enter__(self) -> UvicornProcess:
+        deadline = time.monotonic() + 30
+        while not http_ok(self.url + "/order?id=x"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"the reference app did not start; see {self.log_path}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _terminate(self.process)
+        self._log.close()
+
+
+def http_ok(url: str) -> bool:
+    try:
+        # The URL is our own loopback http:// one.
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant process of ``pid``."""
     found: list[int] = []
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
-            children = (task / "children").read_text().split()
-            for child in children:
-                found += [int(child), *_children(int(child))]
+            for child in (task / "children").read_text().split():
+                found += [int(child), *children(int(child))]
     return found
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time used so far by these processes (those still there)."""
+    return sum(cpu_seconds_of(Path(f"/proc/{pid}/stat")) for pid in pids)
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    """User plus system CPU time in a /proc/.../stat file (0 if it is gone)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        # The command name (field 2) may hold spaces: split after its closing bracket.
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return 0.0
+
+
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to this database now."""
+    name = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def kafka_broker_pid() -> int | None:
+    """The process of the broker listening on our Kafka port (to read its CPU time)."""
+    found = _kafka_broker()
+    return None if found is None else found[0]

@@ -3,19 +3,23 @@
 Two paths read the same pre-published topic, each as a new consumer group into a fresh
 database:
 - the service's: OrderConsumer + SaveThenCache + PostgresOrderRepository, wired by the
-  service's own container (batches of ``batch_size``, one transaction and four multi-row
-  INSERTs per batch, offsets committed after the commit);
+  service's own container (batches of ``batch_size``: the next batch fetched, decoded and
+  encoded while a saver thread stores the last one by binary COPY in one transaction;
+  offsets committed after the commit);
 - a naive baseline: poll() one message, parse and encode it the same way, INSERT its rows
   with one plain INSERT per row in a transaction of its own, commit the offset, repeat.
 The clock runs from the consumer's start (subscription and group join included) to the
 moment the last order's transaction has committed.
+
+And a ceiling with neither Kafka nor parsing nor validation: the same orders' rows, built
+as tuples before the clock starts, loaded into the same tables of a fresh database by the
+repository's own binary COPY (``copy_rows``), one transaction per batch.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 import attrs
@@ -24,10 +28,23 @@ from confluent_kafka import Consumer, KafkaException
 
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.kafka.records import Record
-from bench.environment import KAFKA, Disturbed, create_database, drop_database
+from adapters.postgres.repository import copy_rows, prepare_ingest_connection
+from adapters.postgres.rows import (
+    DELIVERY_COLUMNS,
+    ITEM_COLUMNS,
+    ORDER_COLUMNS,
+    PAYMENT_COLUMNS,
+    Row,
+    delivery_row,
+    item_rows,
+    order_row,
+    payment_row,
+)
+from bench.environment import KAFKA, Disturbed, create_database, drop_database, new_group
 from entrypoints.container import build_container
 from entrypoints.settings import Settings, load
 from order_core.codec import decode_order, encode_order
+from order_core.ports import EncodedOrder
 from order_tools.fake_orders import messages
 
 SEED = 20240601  # the same orders in every run, so runs are comparable
@@ -43,6 +60,74 @@ class IngestRun:
     @property
     def rate(self) -> float:
         return self.orders / self.seconds
+
+    @property
+    def rate_after_join(self) -> float:
+        """The rate once the group is joined and the first batch is in hand."""
+        return self.orders / max(self.seconds - self.first_batch_seconds, 1e-9)
+
+
+@attrs.frozen
+class CeilingRun:
+    orders: int
+    batch: int  # orders per transaction
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.orders / self.seconds
+
+
+# One batch as the rows of its four tables.
+TableRows = tuple[list[Row], list[Row], list[Row], list[Row]]
+
+
+def prebuilt_rows(count: int) -> list[tuple[Row, Row, Row, list[Row]]]:
+    """The rows of the ``count`` orders that ``publish`` sends, decoded and encoded once,
+    as the tuples the repository copies (orders, delivery, payment, items)."""
+    rows = []
+    for _, value, _ in messages(count, SEED):
+        order = decode_order(value)
+        encoded = EncodedOrder(order, encode_order(order))
+        rows.append((order_row(encoded), delivery_row(order), payment_row(order), item_rows(order)))
+    return rows
+
+
+def _batches(rows: list[tuple[Row, Row, Row, list[Row]]], size: int) -> list[TableRows]:
+    batches = []
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        batches.append(
+            (
+                [r[0] for r in chunk],
+                [r[1] for r in chunk],
+                [r[2] for r in chunk],
+                [item for r in chunk for item in r[3]],
+            )
+        )
+    return batches
+
+
+def copy_ceiling(rows: list[tuple[Row, Row, Row, list[Row]]], batch: int) -> CeilingRun:
+    """One timed load of prebuilt rows by binary COPY, ``batch`` orders per transaction,
+    into a fresh database; the clock covers the COPYs and commits only."""
+    batches = _batches(rows, batch)
+    database_url = create_database()
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            prepare_ingest_connection(conn)  # the ingest pool's documents-as-bytes dumper
+            started = time.perf_counter()
+            for orders, deliveries, payments, items in batches:
+                with conn.transaction(), conn.cursor() as cur:
+                    copy_rows(cur, "orders", ORDER_COLUMNS, orders)
+                    copy_rows(cur, "deliveries", DELIVERY_COLUMNS, deliveries)
+                    copy_rows(cur, "payments", PAYMENT_COLUMNS, payments)
+                    copy_rows(cur, "items", ITEM_COLUMNS, items)
+            elapsed = time.perf_counter() - started
+        _check_stored(database_url, len(rows))
+    finally:
+        drop_database(database_url)
+    return CeilingRun(len(rows), batch, elapsed)
 
 
 def publish(topic: str, count: int) -> float:
@@ -65,7 +150,7 @@ def _settings(database_url: str, topic: str) -> Settings:
             "kafka_bootstrap": KAFKA,
             "kafka_topic": topic,
             "kafka_dlq_topic": f"{topic}.dlq",
-            "kafka_group": f"bench-{uuid.uuid4().hex[:10]}",
+            "kafka_group": new_group("ingest"),
             "database_url": database_url,
             "warm_up_orders": "0",
             "log_level": "WARNING",
@@ -143,7 +228,7 @@ def naive_baseline(topic: str, count: int) -> tuple[IngestRun, float]:
         consumer = Consumer(
             {
                 "bootstrap.servers": KAFKA,
-                "group.id": f"bench-naive-{uuid.uuid4().hex[:10]}",
+                "group.id": new_group("naive"),
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",

@@ -1,12 +1,17 @@
 """Lookup throughput and latency: wrk against a real ``order-service http`` process.
 
-Three scenarios, each with 1 and 2 HTTP worker processes:
+Four scenarios, with one HTTP worker process by default (``--workers 1 2`` adds two):
 - memory hit: the in-process cache warmed (by every worker) with the ids that wrk asks for;
-- memcached hit: the same with Memcached;
+- memcached hit, redis hit: the same with the shared cache, and its near cache (the
+  in-process copy of the orders it served, on by default) in front;
 - miss: a memory cache of one entry, no negative caching and ids that all exist, asked for
   round-robin, so every request reads PostgreSQL (checked with the service's own metrics).
 Closed loop at fixed concurrencies (wrk keeps N connections busy), then, with one worker, a
 paced sweep at fractions of the highest closed-loop rate for the latency-against-load plot.
+
+And two reference apps (``bench.reference_apps``) under the same wrk load, on uvicorn with
+the service's server settings, answering every request with one order's document: a bare
+ASGI callable (the ceiling of the server) and one minimal Starlette route.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 import attrs
 
-from bench.environment import Disturbed, ServiceProcess
+from bench.environment import Disturbed, ServiceProcess, UvicornProcess, children, cpu_seconds
 
 LUA = Path(__file__).resolve().parent / "lookup.lua"
 WRK_THREADS = 1  # the server needs the other core; one wrk thread drives well over 20k req/s
@@ -102,13 +107,25 @@ class Scenario:
     is_hit: bool
 
 
+MEMORY_HIT, MEMCACHED_HIT, REDIS_HIT, MISS = (
+    "memory hit",
+    "memcached hit",
+    "redis hit",
+    "miss (PostgreSQL)",
+)
+BARE_ASGI, MINIMAL_STARLETTE = "reference: bare ASGI", "reference: minimal Starlette"
+REFERENCE_APPS = {BARE_ASGI: "bare_asgi", MINIMAL_STARLETTE: "minimal_starlette"}
+
+
 def scenarios(ids: int) -> list[Scenario]:
+    """The service's scenarios, default settings but for what each scenario needs."""
     warm = {"warm_up_orders": ids, "warm_up_timeout": 120}
     return [
-        Scenario("memory hit", {"cache_backend": "memory", **warm}, is_hit=True),
-        Scenario("memcached hit", {"cache_backend": "memcached", **warm}, is_hit=True),
+        Scenario(MEMORY_HIT, {"cache_backend": "memory", **warm}, is_hit=True),
+        Scenario(MEMCACHED_HIT, {"cache_backend": "memcached", **warm}, is_hit=True),
+        Scenario(REDIS_HIT, {"cache_backend": "redis", **warm}, is_hit=True),
         Scenario(
-            "miss (PostgreSQL)",
+            MISS,
             {"cache_backend": "memory", "cache_max_entries": 1, "negative_ttl": 0},
             is_hit=False,
         ),
@@ -122,6 +139,7 @@ class ScenarioResult:
     connections: int
     runs: list[WrkResult]
     hit_ratio: float | None  # share of requests answered from the cache (one worker only)
+    server_cores: list[float] = attrs.Factory(list)  # CPU the server used, per run, in cores
 
 
 @attrs.define
@@ -143,25 +161,28 @@ def measure(
     runs: int,
     sweep: Sequence[float],
     sweep_connections: int,
+    sweep_seconds: float,
     say: Callable[[str], None],
 ) -> tuple[list[ScenarioResult], list[SweepPoint]]:
     """Closed-loop runs at each concurrency and, if ``sweep``, the paced sweep."""
     results: list[ScenarioResult] = []
     points: list[SweepPoint] = []
-    settings = {**scenario.settings, "http_workers": workers, "db_pool_size": 10}
-    with ServiceProcess(database_url, log_dir, **settings) as service:
+    settings = {**scenario.settings, "http_workers": workers}
+    with ServiceProcess(database_url, log_dir, settings) as service:
         run_wrk(service.url, ids_file, max(concurrencies), min(seconds, 3.0))  # warm up
         for connections in concurrencies:
             before = cache_lookups(service.url) if workers == 1 else None
-            batch = []
-            for index in range(runs):
-                result = run_wrk(service.url, ids_file, connections, seconds)
-                say(
-                    f"  {scenario.name:18} workers={workers} c={connections:<3} run {index + 1}: "
-                    f"{result.rate:8,.0f} req/s  p99 {result.latency_ms['p99']:6.2f} ms"
-                    + (f"  ERRORS {result.errors}" if result.errors else "")
-                )
-                batch.append(result)
+            batch, cores = _closed_loop(
+                scenario.name,
+                service.pid,
+                service.url,
+                ids_file=ids_file,
+                connections=connections,
+                seconds=seconds,
+                runs=runs,
+                say=say,
+                workers=workers,
+            )
             ratio = None
             if before is not None:
                 after = cache_lookups(service.url)
@@ -170,23 +191,83 @@ def measure(
                 ratio = hits / total if total else None
                 if scenario.is_hit and (ratio or 0) < 0.99:
                     raise Disturbed(f"hit ratio {ratio}: the cache lost entries (restarted?)")
-            results.append(ScenarioResult(scenario.name, workers, connections, batch, ratio))
+            results.append(ScenarioResult(scenario.name, workers, connections, batch, ratio, cores))
         if sweep:
             peak = max(median([r.rate for r in res.runs]) for res in results)
             for fraction in sweep:
                 batch = []
                 for _ in range(runs):
                     result = run_wrk(
-                        service.url, ids_file, sweep_connections, seconds, rate=peak * fraction
+                        service.url,
+                        ids_file,
+                        sweep_connections,
+                        sweep_seconds,
+                        rate=peak * fraction,
                     )
                     batch.append(result)
                 say(
-                    f"  {scenario.name:18} paced {fraction:4.0%} of {peak:,.0f}: "
+                    f"  {scenario.name:28} paced {fraction:4.0%} of {peak:,.0f}: "
                     f"{median([r.rate for r in batch]):8,.0f} req/s  "
                     f"p99 {median([r.latency_ms['p99'] for r in batch]):6.2f} ms"
                 )
                 points.append(SweepPoint(scenario.name, fraction, batch))
     return results, points
+
+
+def _closed_loop(
+    name: str,
+    pid: int,
+    url: str,
+    *,
+    ids_file: Path,
+    connections: int,
+    seconds: float,
+    runs: int,
+    say: Callable[[str], None],
+    workers: int = 1,
+) -> tuple[list[WrkResult], list[float]]:
+    """``runs`` closed-loop wrk runs; each with the CPU the server used meanwhile."""
+    batch: list[WrkResult] = []
+    cores: list[float] = []
+    for index in range(runs):
+        pids = [pid, *children(pid)]
+        cpu_before = cpu_seconds(pids)
+        result = run_wrk(url, ids_file, connections, seconds)
+        cores.append((cpu_seconds(pids) - cpu_before) / result.seconds)
+        say(
+            f"  {name:28} workers={workers} c={connections:<3} run {index + 1}: "
+            f"{result.rate:8,.0f} req/s  p99 {result.latency_ms['p99']:6.2f} ms  "
+            f"server {cores[-1]:.2f} cores"
+        )
+        batch.append(result)
+    return batch, cores
+
+
+def measure_reference(
+    *,
+    name: str,
+    body_file: Path,
+    ids_file: Path,
+    log_dir: Path,
+    connections: int,
+    seconds: float,
+    runs: int,
+    say: Callable[[str], None],
+) -> ScenarioResult:
+    """Closed-loop runs against one of the reference apps."""
+    with UvicornProcess(REFERENCE_APPS[name], body_file, log_dir) as app:
+        run_wrk(app.url, ids_file, connections, min(seconds, 3.0))  # warm up
+        batch, cores = _closed_loop(
+            name,
+            app.pid,
+            app.url,
+            ids_file=ids_file,
+            connections=connections,
+            seconds=seconds,
+            runs=runs,
+            say=say,
+        )
+    return ScenarioResult(name, 1, connections, batch, None, cores)
 
 
 def median(values: Sequence[float]) -> float:

@@ -63,7 +63,7 @@ def measure(database_url: str, orders: int, log_dir: Path) -> MemoryRun:
         "cache_max_bytes": 4 * 2**30,  # room for every order: the point is what each costs
         "admin_token": token,
     }
-    with ServiceProcess(database_url, log_dir, **settings) as service:
+    with ServiceProcess(database_url, log_dir, settings) as service:
         _post(service.url + "/admin/cache/warm?limit=500", token)
         _post(service.url + "/admin/cache/reset", token)
         time.sleep(0.5)

@@ -3,7 +3,11 @@
     .venv/bin/python -m bench.run            # full run (~15 min), updates docs/
     .venv/bin/python -m bench.run --quick    # smaller run (~4 min), prints only
 
-Needs the servers of ``scripts/services.sh up`` and ``wrk`` (Debian package).
+Phases: ingest (the service's consumer, the raw COPY ceiling, the naive baseline), lookup
+(memory, Memcached and Redis hits, misses, and two reference apps), visibility (publish ->
+first 200 through GET at a steady rate), scaling (1, 2, 3 consumer processes in one group)
+and memory (bytes per cached order). Needs the servers of ``scripts/services.sh up`` and
+``wrk`` (Debian package). The profile is a separate command: ``python -m bench.profile``.
 """
 
 from __future__ import annotations
@@ -24,26 +28,46 @@ import orjson
 import psycopg
 from confluent_kafka import KafkaException
 
-from bench import environment, ingest, lookup, memory, report
+from bench import environment, ingest, lookup, memory, report, scaling, visibility
 from entrypoints.settings import load
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
+SCALING_DOCS = ROOT / "docs" / "scaling.md"
 PLOT = ROOT / "docs" / "latency.png"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
-PHASES = ("ingest", "lookup", "memory")
+SCALING_START, SCALING_END = "<!-- bench:scaling:start -->", "<!-- bench:scaling:end -->"
+PHASES = ("ingest", "lookup", "visibility", "scaling", "memory")
 ATTEMPTS = 3
 T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller: 20,000 orders, 1 run, 5 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller: 20,000 orders, 1 run, 5 s, no sweep"
+    )
     parser.add_argument("--runs", type=int, help="runs per figure, the median is shown (3)")
     parser.add_argument("--orders", type=int, help="orders for the service's ingest (100,000)")
-    parser.add_argument("--baseline-orders", type=int, help="orders for the naive one (4,000)")
-    parser.add_argument("--seconds", type=float, help="seconds per wrk run (8)")
+    parser.add_argument("--baseline-orders", type=int, help="orders for the naive one (2,000)")
+    parser.add_argument(
+        "--large-batch", type=int, default=10_000, help="orders a transaction, large ceiling"
+    )
+    parser.add_argument("--seconds", type=float, help="seconds per closed-loop wrk run (8)")
+    parser.add_argument("--sweep-seconds", type=float, help="seconds per paced wrk run (5)")
     parser.add_argument("--ids", type=int, default=10_000, help="distinct ids for lookups")
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[16], help="wrk connections (16)"
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="HTTP workers (1)")
+    parser.add_argument(
+        "--visibility-rate", type=float, default=1000.0, help="orders/s published (1,000)"
+    )
+    parser.add_argument("--visibility-seconds", type=float, help="seconds per window (20)")
+    parser.add_argument("--scaling-orders", type=int, help="orders per scaling run (100,000)")
+    parser.add_argument(
+        "--instances", type=int, nargs="+", default=[1, 2, 3], help="consumer processes (1 2 3)"
+    )
     parser.add_argument(
         "--only", action="append", choices=PHASES, help="run only this phase (repeatable)"
     )
@@ -51,17 +75,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--docs",
         action=argparse.BooleanOptionalAction,
-        help="write the table into docs/benchmarks.md and the plot to docs/latency.png "
-        "(default: on for a full run, off with --quick)",
+        help="write the tables into docs/benchmarks.md and docs/scaling.md and the plot to "
+        "docs/latency.png (default: on for a full run of every phase, off with --quick)",
     )
     args = parser.parse_args(argv)
     quick = args.quick
     args.runs = args.runs or (1 if quick else 3)
     args.orders = args.orders or (20_000 if quick else 100_000)
-    args.baseline_orders = args.baseline_orders or (1_000 if quick else 4_000)
+    args.baseline_orders = args.baseline_orders or (500 if quick else 2_000)
     args.seconds = args.seconds or (5.0 if quick else 8.0)
-    args.sweep = (0.25, 0.5, 0.75) if quick else (0.25, 0.5, 0.75, 0.9)
-    args.phases = tuple(args.only or PHASES)
+    args.sweep_seconds = args.sweep_seconds or 5.0
+    args.sweep = () if quick else (0.25, 0.5, 0.9)
+    args.visibility_seconds = args.visibility_seconds or (10.0 if quick else 20.0)
+    args.scaling_orders = args.scaling_orders or (20_000 if quick else 100_000)
+    args.phases = tuple(p for p in PHASES if p in (args.only or PHASES))
     if args.docs is None:
         args.docs = not quick and args.phases == PHASES
     return args
@@ -111,6 +138,14 @@ def cleanup() -> Iterator[list[str]]:
         for url in databases:
             with contextlib.suppress(Exception):
                 environment.drop_database(url)
+        with contextlib.suppress(Exception):
+            environment.delete_groups()
+
+
+def _phase(results: report.Results, name: str) -> None:
+    results.load_during[name] = load = load_average()
+    busy = float(load.split()[0]) > 1.0
+    say(f"bench: {name} (load average {load})" + (" - BUSY MACHINE" if busy else ""))
 
 
 def run(args: argparse.Namespace) -> report.Results:
@@ -120,6 +155,7 @@ def run(args: argparse.Namespace) -> report.Results:
         settings={
             "batch_size": settings.batch_size,
             "wrk_seconds": args.seconds,
+            "sweep_seconds": args.sweep_seconds,
             "lookup_ids": args.ids,
             "sweep_connections": 16,
         },
@@ -129,15 +165,38 @@ def run(args: argparse.Namespace) -> report.Results:
     say("bench: " + report.machine_lines(results)[0])
     if float(results.load_before.split()[0]) > 1.0:
         say(f"bench: WARNING: load average {results.load_before}: other work skews the figures")
+    log_dir = Path(args.log_dir)
     with cleanup() as databases:
-        database_url = _ingest(args, results, databases)
+        database_url = ""
+        if {"ingest", "lookup", "memory"} & set(args.phases):
+            _phase(results, "ingest")
+            database_url = _ingest(args, results, databases)
         if "lookup" in args.phases:
+            _phase(results, "lookup")
             _lookup(args, results, database_url)
+        if "visibility" in args.phases:
+            _phase(results, "visibility")
+            results.visibility = attempt(
+                "visibility",
+                lambda: visibility.measure(
+                    log_dir, args.visibility_rate, args.visibility_seconds, args.runs, say
+                ),
+            )
+        if "scaling" in args.phases:
+            _phase(results, "scaling")
+            results.scaling = scaling.measure(
+                count=args.scaling_orders,
+                instances=args.instances,
+                runs=args.runs,
+                log_dir=log_dir,
+                say=say,
+                attempt=attempt,
+            )
         if "memory" in args.phases:
+            _phase(results, "memory")
             for index in range(args.runs):
                 result = attempt(
-                    "memory run",
-                    lambda: memory.measure(database_url, args.orders, Path(args.log_dir)),
+                    "memory run", lambda: memory.measure(database_url, args.orders, log_dir)
                 )
                 say(
                     f"memory run {index + 1}: {result.bytes_per_order:,.0f} bytes/order, "
@@ -150,12 +209,13 @@ def run(args: argparse.Namespace) -> report.Results:
 
 def _ingest(args: argparse.Namespace, results: report.Results, databases: list[str]) -> str:
     """The ingest phase; returns a database holding ``args.orders`` orders for the others."""
+    timed = "ingest" in args.phases
     topic = environment.create_topic()
     try:
         say(f"bench: publishing {args.orders:,} orders to {topic}")
         results.publish_seconds = ingest.publish(topic, args.orders)
         say(f"bench: published in {results.publish_seconds:.1f}s")
-        timed_runs = args.runs if "ingest" in args.phases else 1
+        timed_runs = args.runs if timed else 1
         database_url = ""
         for index in range(timed_runs):
             last = index == timed_runs - 1
@@ -168,11 +228,12 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
                 database_url = url
             say(
                 f"ingest run {index + 1}: {run_result.rate:,.0f} orders/s "
-                f"({run_result.seconds:.1f}s, join {run_result.first_batch_seconds:.2f}s)"
+                f"({run_result.seconds:.2f}s, join {run_result.first_batch_seconds:.2f}s)"
             )
-            if "ingest" in args.phases:
+            if timed:
                 results.ingest.append(run_result)
-        if "ingest" in args.phases:
+        if timed:
+            _ceiling(args, results, int(str(results.settings["batch_size"])))
             for index in range(args.runs):
                 base, commit_share = attempt(
                     "naive run", lambda: ingest.naive_baseline(topic, args.baseline_orders)
@@ -188,45 +249,88 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
     return database_url
 
 
+def _ceiling(args: argparse.Namespace, results: report.Results, batch: int) -> None:
+    say(f"bench: building the rows of {args.orders:,} orders for the raw COPY ceiling")
+    rows = ingest.prebuilt_rows(args.orders)
+    for index in range(args.runs):
+        for size in (batch, args.large_batch):
+            ceiling = attempt("ceiling run", functools.partial(ingest.copy_ceiling, rows, size))
+            say(
+                f"ceiling run {index + 1}, {size:,} per transaction: "
+                f"{ceiling.rate:,.0f} orders/s ({ceiling.seconds:.2f}s)"
+            )
+            results.ceiling.append(ceiling)
+
+
 def _lookup(args: argparse.Namespace, results: report.Results, database_url: str) -> None:
-    ids_file = Path(args.log_dir) / "ids.txt"
+    log_dir = Path(args.log_dir)
+    ids_file = log_dir / "ids.txt"
+    body_file = log_dir / "body.json"
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
             "SELECT order_uid FROM orders ORDER BY seq DESC LIMIT %s", (args.ids,)
         ).fetchall()
+        # The reference apps send one document of about the average size.
+        body = conn.execute(
+            "WITH recent AS (SELECT document::text AS d FROM orders ORDER BY seq DESC LIMIT %s)"
+            " SELECT d FROM recent ORDER BY abs(octet_length(d) -"
+            " (SELECT avg(octet_length(d)) FROM recent)) LIMIT 1",
+            (args.ids,),
+        ).fetchone()
     ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
+    body_file.write_bytes(str(body[0]).encode() if body else b"{}")
     for scenario in lookup.scenarios(len(rows)):
-        for workers in (1, 2):
+        for workers in args.workers:
             closed, points = attempt(
                 f"lookup {scenario.name} workers={workers}",
                 functools.partial(
                     lookup.measure,
                     database_url=database_url,
                     ids_file=ids_file,
-                    log_dir=Path(args.log_dir),
+                    log_dir=log_dir,
                     scenario=scenario,
                     workers=workers,
-                    concurrencies=(16, 64),
+                    concurrencies=args.connections,
                     seconds=args.seconds,
                     runs=args.runs,
                     sweep=args.sweep if workers == 1 else (),
                     sweep_connections=int(str(results.settings["sweep_connections"])),
+                    sweep_seconds=args.sweep_seconds,
                     say=say,
                 ),
             )
             results.lookups += closed
             results.sweep += points
+    for name in lookup.REFERENCE_APPS:
+        for connections in args.connections:
+            results.lookups.append(
+                attempt(
+                    name,
+                    functools.partial(
+                        lookup.measure_reference,
+                        name=name,
+                        body_file=body_file,
+                        ids_file=ids_file,
+                        log_dir=log_dir,
+                        connections=connections,
+                        seconds=args.seconds,
+                        runs=args.runs,
+                        say=say,
+                    ),
+                )
+            )
 
 
-def write_docs(table: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else ""
-    if START not in text or END not in text:
-        say(f"bench: {DOCS} has no {START} ... {END} markers; not updated")
+def write_block(path: Path, start: str, end: str, text: str) -> None:
+    """Replace what is between the markers ``start`` and ``end`` in ``path``."""
+    current = path.read_text() if path.exists() else ""
+    if start not in current or end not in current:
+        say(f"bench: {path} has no {start} ... {end} markers; not updated")
         return
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOCS.write_text(f"{head}{START}\n{table}{END}{tail}")
-    say(f"bench: updated {DOCS.relative_to(ROOT)}")
+    head, rest = current.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}{end}{tail}")
+    say(f"bench: updated {path.relative_to(ROOT)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         args.log_dir = log_dir
         try:
             results = run(args)
-        except Exception:
+        except BaseException:
             # Keep the service logs: they say why a server did not come up.
             kept = Path(tempfile.mkdtemp(prefix="order-bench-logs-"))
             for log in Path(log_dir).glob("*.log"):
@@ -248,16 +352,22 @@ def main(argv: list[str] | None = None) -> int:
     table = report.report(results)
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
     mode = "quick" if args.quick else "full"
-    table = f"Run of {stamp} ({mode}: {args.runs} run(s) per figure, {minutes:.1f} min).\n\n{table}"
+    heading = f"Run of {stamp} ({mode}: {args.runs} run(s) per figure, {minutes:.1f} min)."
+    table = f"{heading}\n\n{table}"
     print(table)
     if args.json:
         args.json.write_bytes(orjson.dumps(attrs.asdict(results), option=orjson.OPT_INDENT_2))
         say(f"bench: wrote {args.json}")
     if args.docs:
-        write_docs(table)
+        write_block(DOCS, START, END, table)
         if results.sweep:
             report.plot(results, PLOT)
             say(f"bench: wrote {PLOT.relative_to(ROOT)}")
+        if results.scaling:
+            scaling_text = "\n".join(
+                [heading, "", *report.machine_lines(results), "", *report.scaling_lines(results)]
+            )
+            write_block(SCALING_DOCS, SCALING_START, SCALING_END, scaling_text + "\n")
     return 0  # a MISS is a finding to read, not a failure of the command
 
 
