@@ -242,7 +242,9 @@ class ServiceProcess:
 
     ``http`` and ``serve`` listen on a free loopback port and are ready once /healthz
     answers and every worker has warmed its cache; ``consume`` is ready once its consumer
-    loop runs (its ops port is off).
+    loop runs (its ops port is off). With ``granian`` (the path of a granian executable
+    that can import the service), ``http`` runs the service's app on granian instead of
+    uvicorn, with the same settings given as environment variables.
     """
 
     def __init__(
@@ -251,6 +253,7 @@ class ServiceProcess:
         log_dir: Path,
         settings: Mapping[str, object] | None = None,
         command: str = "http",
+        granian: str | None = None,
     ) -> None:
         settings = settings or {}
         self.command = command
@@ -272,11 +275,21 @@ class ServiceProcess:
         else:
             flags |= {"ops_port": 0}
         flags |= settings
-        args = [*_service_command(), command]
-        for name, value in flags.items():
-            args += ["--" + name.replace("_", "-"), str(value)]
-        self.log_path = log_dir / f"{command}-{uuid.uuid4().hex[:8]}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORDER_SERVICE_")}
+        if granian is not None and command == "http":
+            args = [
+                granian, "--interface", "asgi", "--factory", "--loop", "uvloop",
+                "--workers", str(self.workers), "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-access-log", "--log-level", "warning",
+                "entrypoints.http.asgi:app_from_environment",
+            ]  # fmt: skip
+            env |= {f"ORDER_SERVICE_{k.upper()}": str(v) for k, v in flags.items()}
+            env |= {"ORDER_SERVICE_RUN_CONSUMER": "0", **_python_path()}
+        else:
+            args = [*_service_command(), command]
+            for name, value in flags.items():
+                args += ["--" + name.replace("_", "-"), str(value)]
+        self.log_path = log_dir / f"{command}-{uuid.uuid4().hex[:8]}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -339,31 +352,41 @@ class ServiceProcess:
         self.stop()
 
 
-class UvicornProcess:
-    """A reference ASGI app of ``bench.reference_apps`` on uvicorn (uvloop, httptools, one
-    worker, no access log): the service's own server settings."""
+class ReferenceProcess:
+    """A reference ASGI app of ``bench.reference_apps``, one worker, no access log: on
+    uvicorn with the service's own server settings (uvloop, httptools), or on granian
+    (uvloop) given the path of its executable."""
 
-    def __init__(self, app: str, body_file: Path, log_dir: Path) -> None:
+    def __init__(
+        self, app: str, body_file: Path, log_dir: Path, granian: str | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [
-            sys.executable, "-m", "uvicorn", f"bench.reference_apps:{app}",
-            "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(self.port),
-            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-            "--log-level", "warning", "--lifespan", "off",
-        ]  # fmt: skip
+        where = ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        if granian is None:
+            args = [
+                sys.executable, "-m", "uvicorn", f"bench.reference_apps:{app}", *where,
+                "--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+                "--lifespan", "off",
+            ]  # fmt: skip
+        else:
+            args = [
+                granian, "--interface", "asginl", "--loop", "uvloop", "--workers", "1", *where,
+                "--log-level", "warning", f"bench.reference_apps:{app}",
+            ]  # fmt: skip
         self.log_path = log_dir / f"reference-{app}-{self.port}.log"
         self._log = self.log_path.open("wb")
-        env = {**os.environ, "BENCH_BODY_FILE": str(body_file)}
+        env = {**os.environ, "BENCH_BODY_FILE": str(body_file), **_python_path()}
         self.process = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def __enter__(self) -> UvicornProcess:
+    def __enter__(self) -> ReferenceProcess:
         deadline = time.monotonic() + 30
         while not http_ok(self.url + "/order?id=x"):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -375,6 +398,12 @@ class UvicornProcess:
     def __exit__(self, *exc: object) -> None:
         _terminate(self.process)
         self._log.close()
+
+
+def _python_path() -> dict[str, str]:
+    """PYTHONPATH for a server from another environment: the bench and the service."""
+    paths = [str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+    return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def http_ok(url: str) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import attrs
 
-from bench.environment import Disturbed, ServiceProcess, UvicornProcess, children, cpu_seconds
+from bench.environment import Disturbed, ReferenceProcess, ServiceProcess, children, cpu_seconds
 
 LUA = Path(__file__).resolve().parent / "lookup.lua"
 WRK_THREADS = 1  # the server needs the other core; one wrk thread drives well over 20k req/s
@@ -105,6 +105,7 @@ class Scenario:
     name: str
     settings: dict[str, object]
     is_hit: bool
+    granian: str | None = None  # run on granian (this executable) rather than uvicorn
 
 
 MEMORY_HIT, MEMCACHED_HIT, REDIS_HIT, MISS = (
@@ -115,6 +116,7 @@ MEMORY_HIT, MEMCACHED_HIT, REDIS_HIT, MISS = (
 )
 BARE_ASGI, MINIMAL_STARLETTE = "reference: bare ASGI", "reference: minimal Starlette"
 REFERENCE_APPS = {BARE_ASGI: "bare_asgi", MINIMAL_STARLETTE: "minimal_starlette"}
+ON_GRANIAN = " on granian"  # suffix of the scenarios run on granian (--granian)
 
 
 def scenarios(ids: int) -> list[Scenario]:
@@ -168,7 +170,7 @@ def measure(
     results: list[ScenarioResult] = []
     points: list[SweepPoint] = []
     settings = {**scenario.settings, "http_workers": workers}
-    with ServiceProcess(database_url, log_dir, settings) as service:
+    with ServiceProcess(database_url, log_dir, settings, granian=scenario.granian) as service:
         run_wrk(service.url, ids_file, max(concurrencies), min(seconds, 3.0))  # warm up
         for connections in concurrencies:
             before = cache_lookups(service.url) if workers == 1 else None
@@ -246,6 +248,7 @@ def _closed_loop(
 def measure_reference(
     *,
     name: str,
+    granian: str | None = None,
     body_file: Path,
     ids_file: Path,
     log_dir: Path,
@@ -255,10 +258,11 @@ def measure_reference(
     say: Callable[[str], None],
 ) -> ScenarioResult:
     """Closed-loop runs against one of the reference apps."""
-    with UvicornProcess(REFERENCE_APPS[name], body_file, log_dir) as app:
+    label = name + (ON_GRANIAN if granian else "")
+    with ReferenceProcess(REFERENCE_APPS[name], body_file, log_dir, granian) as app:
         run_wrk(app.url, ids_file, connections, min(seconds, 3.0))  # warm up
         batch, cores = _closed_loop(
-            name,
+            label,
             app.pid,
             app.url,
             ids_file=ids_file,
@@ -267,7 +271,7 @@ def measure_reference(
             runs=runs,
             say=say,
         )
-    return ScenarioResult(name, 1, connections, batch, None, cores)
+    return ScenarioResult(label, 1, connections, batch, None, cores)
 
 
 def median(values: Sequence[float]) -> float:

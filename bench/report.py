@@ -17,6 +17,7 @@ from bench.lookup import (
     MEMORY_HIT,
     MINIMAL_STARLETTE,
     MISS,
+    ON_GRANIAN,
     REDIS_HIT,
     ScenarioResult,
     SweepPoint,
@@ -37,6 +38,7 @@ MISS_RATE_TARGET = 5_000.0  # misses (PostgreSQL) per second
 VISIBILITY_P99_TARGET_MS = 250.0  # publish acknowledged -> first 200, at 1,000 orders/s
 MEMORY_TARGET = 2.0  # bytes per cached order at most twice its JSON
 TARGET_CONNECTIONS = 16
+OTHER_SERVER_FACTOR = 1.3  # another ASGI server is offered only if this much faster
 
 
 @attrs.define
@@ -288,6 +290,7 @@ def lookup_lines(results: Results) -> list[str]:
                 f"route ({_rate(starlette):,.0f} req/s)"
             )
         lines += ["", text + "."]
+    lines += _granian_lines(results)
     if results.sweep:
         rows = []
         for point in results.sweep:
@@ -319,6 +322,31 @@ def lookup_lines(results: Results) -> list[str]:
             "the maximum.",
         ]
     return lines
+
+
+def _granian_lines(results: Results) -> list[str]:
+    """The other-server rule: granian is worth offering only if it is 1.3x faster."""
+    pairs = [
+        (what, _closed(results, name), _closed(results, name + ON_GRANIAN))
+        for what, name in (("the service's memory hits", MEMORY_HIT), ("bare ASGI", BARE_ASGI))
+    ]
+    found = [
+        f"{what}: {_rate(other) / _rate(base):.2f}x ({_rate(other):,.0f} against "
+        f"{_rate(base):,.0f} req/s)"
+        for what, base, other in pairs
+        if base and other
+    ]
+    if not found:
+        return []
+    service = pairs[0]
+    verdict = ""
+    if service[1] and service[2]:
+        factor = _rate(service[2]) / _rate(service[1])
+        verdict = (
+            f" It {'qualifies' if factor >= OTHER_SERVER_FACTOR else 'does not qualify'} as an "
+            f"option (the rule: at least {OTHER_SERVER_FACTOR}x uvicorn in the same run)."
+        )
+    return ["", "On granian against uvicorn, same run: " + "; ".join(found) + "." + verdict]
 
 
 # -- visibility ---------------------------------------------------------------------------

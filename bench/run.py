@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1], help="HTTP workers (1)")
     parser.add_argument(
+        "--granian",
+        metavar="PATH",
+        help="also run memory hits and the bare ASGI app on granian (this executable, in an "
+        "environment that imports the service: see docs/benchmarks.md)",
+    )
+    parser.add_argument(
         "--visibility-rate", type=float, default=1000.0, help="orders/s published (1,000)"
     )
     parser.add_argument("--visibility-seconds", type=float, help="seconds per window (20)")
@@ -279,7 +285,13 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
         ).fetchone()
     ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
     body_file.write_bytes(str(body[0]).encode() if body else b"{}")
-    for scenario in lookup.scenarios(len(rows)):
+    scenarios = lookup.scenarios(len(rows))
+    if args.granian:
+        memory_hit = scenarios[0]
+        scenarios.append(
+            attrs.evolve(memory_hit, name=memory_hit.name + lookup.ON_GRANIAN, granian=args.granian)
+        )
+    for scenario in scenarios:
         for workers in args.workers:
             closed, points = attempt(
                 f"lookup {scenario.name} workers={workers}",
@@ -293,7 +305,7 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
                     concurrencies=args.connections,
                     seconds=args.seconds,
                     runs=args.runs,
-                    sweep=args.sweep if workers == 1 else (),
+                    sweep=args.sweep if workers == 1 and not scenario.granian else (),
                     sweep_connections=int(str(results.settings["sweep_connections"])),
                     sweep_seconds=args.sweep_seconds,
                     say=say,
@@ -301,7 +313,10 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
             )
             results.lookups += closed
             results.sweep += points
-    for name in lookup.REFERENCE_APPS:
+    references = [(name, None) for name in lookup.REFERENCE_APPS]
+    if args.granian:
+        references.append((lookup.BARE_ASGI, args.granian))
+    for name, granian in references:
         for connections in args.connections:
             results.lookups.append(
                 attempt(
@@ -309,6 +324,7 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
                     functools.partial(
                         lookup.measure_reference,
                         name=name,
+                        granian=granian,
                         body_file=body_file,
                         ids_file=ids_file,
                         log_dir=log_dir,
