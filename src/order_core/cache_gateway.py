@@ -47,6 +47,7 @@ class CacheGateway:
         self._lock = threading.Lock()
         self._suspect: set[str] = set()
         self._all_suspect = False  # too many to track: trust nothing until a clear
+        self.writes = 0  # stores so far: a read started before one may miss its orders
 
     @property
     def backend(self) -> str:
@@ -83,9 +84,12 @@ class CacheGateway:
     def store(self, documents: Mapping[str, bytes], stale: Iterable[str] = ()) -> bool:
         """Cache documents the repository has just committed and drop entries that may be
         stale; False (and the keys left suspect) if the cache failed."""
+        self.writes += 1  # lookups from now on start reads of their own (see lookup.py)
         fits = {k: v for k, v in documents.items() if len(v) <= self._cache.max_value_bytes}
         # Too large to cache: make sure no older entry (such as "absent") stays behind.
         drop = [*stale, *(k for k in documents if k not in fits)]
+        if not fits and not drop:
+            return self.repair()
         if not self.repair():
             self._suspect_keys(documents.keys(), drop)
             return False
@@ -107,13 +111,17 @@ class CacheGateway:
         the negative ttl. Add-if-absent; a failure is counted and otherwise ignored."""
         if self._is_suspect(order_uid):
             return
+        if document is None:
+            value, ttl = ABSENT, self._negative_ttl
+            if ttl <= 0:
+                return
+        elif len(document) <= self._cache.max_value_bytes:
+            value, ttl = document, None
+        else:
+            return  # too large to cache: no call, so no circuit trial spent on nothing
         try:
             self._guarded("fill")
-            if document is None:
-                if self._negative_ttl > 0:
-                    self._cache.add(order_uid, ABSENT, self._negative_ttl)
-            elif len(document) <= self._cache.max_value_bytes:
-                self._cache.add(order_uid, document)
+            self._cache.add(order_uid, value, ttl)
         except CacheUnavailable as exc:
             self._failed("fill", exc)
             return

@@ -48,7 +48,7 @@ class CacheThenRepository:
         self.repository_breaker = repository_breaker or CircuitBreaker(
             "repository", reset_after=1.0, telemetry=self._telemetry
         )
-        self._flight: SingleFlight[bytes | None] = SingleFlight()
+        self._flight: SingleFlight[tuple[str, int], bytes | None] = SingleFlight()
 
     def get_document(self, order_uid: str) -> bytes | None:
         """The order's JSON document, or None when there is no such order. Raises
@@ -83,7 +83,10 @@ class CacheThenRepository:
         if not self.repository_breaker.allow():
             raise RepositoryUnavailable("the order store is down; not retried for a moment")
         try:
-            document = self._flight.run(order_uid, lambda: self._read_through(order_uid))
+            # Shared only with reads begun since the last store: one begun before it may
+            # have missed an order that store made visible.
+            key = (order_uid, self._cache.writes)
+            document = self._flight.run(key, lambda: self._read_through(order_uid))
         except RepositoryUnavailable:
             self.repository_breaker.failed()
             raise

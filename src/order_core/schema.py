@@ -18,7 +18,8 @@ import msgspec
 # btree limit of 2,704 bytes, so even the indexed ones (customer_id, transaction) fit.
 MAX_TEXT_LENGTH: Final = 255
 MAX_ORDER_UID_LENGTH: Final = 64
-ORDER_UID_PATTERN: Final = r"^[A-Za-z0-9_.\-]+$"
+# \Z, not $: msgspec matches with re.search, where $ also matches before a final newline.
+ORDER_UID_PATTERN: Final = r"^[A-Za-z0-9_.\-]+\Z"
 MAX_ITEMS: Final = 1000
 BIGINT_MAX: Final = 2**63 - 1  # PostgreSQL bigint
 INTEGER_MAX: Final = 2**31 - 1  # PostgreSQL integer

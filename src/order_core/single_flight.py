@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 
@@ -16,14 +17,14 @@ class _Call(Generic[T]):
         self.error: BaseException | None = None
 
 
-class SingleFlight(Generic[T]):
+class SingleFlight(Generic[K, T]):
     """While one thread computes the value for a key, the others wait for its result."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: dict[str, _Call[T]] = {}
+        self._calls: dict[K, _Call[T]] = {}
 
-    def run(self, key: str, work: Callable[[], T]) -> T:
+    def run(self, key: K, work: Callable[[], T]) -> T:
         with self._lock:
             call = self._calls.get(key)
             leader = call is None

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import orjson
-from hypothesis import given
+from confluent_kafka import KafkaError
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.kafka.dead_letters import MAX_REASON_BYTES, Source, cap_reason, dead_letter, stub
+from adapters.kafka.dead_letters import (
+    MAX_REASON_BYTES,
+    DeadLetterPublisher,
+    Source,
+    cap_reason,
+    dead_letter,
+    stub,
+)
+from adapters.kafka.publisher import PublishRefused
+from adapters.kafka.records import Record
 
 sources = st.builds(
     Source,
@@ -16,11 +27,15 @@ sources = st.builds(
     partition=st.integers(0, 1000),
     offset=st.integers(0, 2**40),
     timestamp_ms=st.none() | st.integers(0, 2**42),
-    key=st.none() | st.binary(max_size=40),
-    value=st.binary(max_size=3000),
-    headers=st.lists(st.tuples(st.text(max_size=10), st.binary(max_size=50)), max_size=3).map(
-        tuple
-    ),
+    key=st.none() | st.binary(max_size=40) | st.binary(min_size=5000, max_size=20_000),
+    value=st.binary(max_size=3000) | st.binary(min_size=20_000, max_size=30_000),
+    headers=st.lists(
+        st.tuples(st.sampled_from(["h", "dlq.replay-of"]), st.binary(max_size=50))
+        | st.tuples(
+            st.sampled_from(["big", "dlq.replay-of"]), st.binary(min_size=9000, max_size=20_000)
+        ),
+        max_size=3,
+    ).map(tuple),
 )
 
 
@@ -30,7 +45,8 @@ def test_a_dead_letter_fits_and_keeps_its_coordinates(
 ) -> None:
     record = dead_letter(source, reason, max_bytes)
     headers = dict(record.headers)
-    assert record.size <= max(max_bytes, stub(source, reason).size)
+    assert record.size <= max(max_bytes, 6_000)  # a stub is a few KB whatever the original
+    assert stub(source, reason).size <= 6_000
     assert headers["dlq.topic"] == source.topic.encode()
     assert int(headers["dlq.partition"]) == source.partition
     assert int(headers["dlq.offset"]) == source.offset
@@ -63,3 +79,34 @@ def test_reasons_are_capped_on_a_character_boundary(reason: str, limit: int) -> 
     assert len(capped) <= limit
     text = capped.decode()
     assert text == reason or text.endswith("…")
+
+
+class SizeLimitedTopic:
+    """Stands for a dead-letter topic whose limit is below ours: refuses larger records."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.stored: list[Record] = []
+
+    def publish(self, topic: str, records: Sequence[Record]) -> int:
+        refused = {
+            i: KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+            for i, r in enumerate(records)
+            if r.size > self.limit
+        }
+        self.stored += [r for i, r in enumerate(records) if i not in refused]
+        if refused:
+            raise PublishRefused(refused)
+        return len(records)
+
+
+@given(st.lists(st.tuples(sources, st.text(max_size=6000)), min_size=1, max_size=4))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_every_dead_letter_goes_through_even_to_a_small_topic(
+    letters: list[tuple[Source, str]],
+) -> None:
+    topic = SizeLimitedTopic(limit=2_000)
+    sent = DeadLetterPublisher(topic, "orders.dlq").send(letters)  # type: ignore[arg-type]
+    assert sent == len(letters) == len(topic.stored)
+    offsets = sorted(int(dict(r.headers)["dlq.offset"]) for r in topic.stored)
+    assert offsets == sorted(source.offset for source, _ in letters)

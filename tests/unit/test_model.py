@@ -76,6 +76,7 @@ def bad_values(hint: Any) -> st.SearchStrategy[Any]:
             options.append(st.just(""))
         if _meta(hint, "pattern"):
             options.append(st.text(" <>/\\é\t", min_size=1, max_size=10))
+            options.append(st.text("abc", min_size=1, max_size=5).map(lambda t: t + "\n"))
         return st.one_of(options)
     if base is int:
         low, high = _meta(hint, "ge"), _meta(hint, "le")

@@ -148,7 +148,7 @@ def test_negative_entries_expire(sample_bytes: bytes) -> None:
     assert service.repository.reads == 2
 
 
-@pytest.mark.parametrize("bad_id", ["", "a b", "x" * 65, "new\nline", "<script>", "é"])
+@pytest.mark.parametrize("bad_id", ["", "a b", "x" * 65, "new\nline", "ends\n", "<script>", "é"])
 def test_bad_ids_are_refused_before_any_backend(bad_id: str) -> None:
     service = Service()
     with pytest.raises(InvalidOrderId):
@@ -296,3 +296,55 @@ def test_the_result_maps_messages_to_order_ids(sample_bytes: bytes) -> None:
     service = Service()
     result = service.ingest([b"junk", sample_bytes, sample_bytes])
     assert result.accepted == ((1, SAMPLE_ID), (2, SAMPLE_ID))
+
+
+class ReadThenWaitRepository(InMemoryOrderRepository):
+    """A read that looks first and answers later, as a slow query would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked = threading.Event()
+        self.gate = threading.Event()
+
+    def get_document(self, order_uid: str) -> bytes | None:
+        found = super().get_document(order_uid)
+        self.looked.set()
+        self.gate.wait(5)
+        return found
+
+
+def test_a_lookup_begun_after_a_save_never_shares_an_older_read(sample_bytes: bytes) -> None:
+    repository = ReadThenWaitRepository()
+    cache = CacheGateway(InMemoryOrderCache(), negative_ttl=0)
+    ingest, lookup = SaveThenCache(repository, cache), CacheThenRepository(repository, cache)
+    early: list[bytes | None] = []
+    before = threading.Thread(target=lambda: early.append(lookup.get_document(SAMPLE_ID)))
+    before.start()
+    repository.looked.wait(5)  # the early read has looked: absent
+    cache.reset()  # and the save's cache write is lost, as in a cache outage
+    ingest([sample_bytes])
+    cache.reset()
+    repository.looked.clear()
+    later: list[bytes | None] = []
+    after = threading.Thread(target=lambda: later.append(lookup.get_document(SAMPLE_ID)))
+    after.start()
+    repository.looked.wait(5)
+    repository.gate.set()
+    before.join(5)
+    after.join(5)
+    assert early == [None]  # it began before the save: absent was right then
+    assert later[0] is not None  # it began after: it must see the order
+
+
+def test_a_batch_with_nothing_to_cache_spends_no_circuit_trial() -> None:
+    clock = [0.0]
+    cache = InMemoryOrderCache()
+    breaker = CircuitBreaker("cache", reset_after=5, clock=lambda: clock[0])
+    gateway = CacheGateway(cache, breaker=breaker)
+    ingest = SaveThenCache(InMemoryOrderRepository(), gateway)
+    cache.failing = True
+    gateway.fill("someid", b"{}")  # fails: the circuit opens
+    assert breaker.is_open
+    clock[0] += 6
+    ingest([b"not json", b"{}"])  # all invalid: nothing to write
+    assert breaker.state == "open"  # the trial is still there for a real call

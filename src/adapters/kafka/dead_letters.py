@@ -22,6 +22,8 @@ from adapters.kafka.publisher import KafkaPublisher, PublishRefused
 from adapters.kafka.records import Headers, Record
 
 MAX_REASON_BYTES = 4096
+MAX_STUB_KEY_BYTES = 1024
+LAST_RESORT_REASON_BYTES = 256
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # the broker's default message.max.bytes, less headroom
 REPLAY_OF = "dlq.replay-of"
 
@@ -69,22 +71,32 @@ def dead_letter(source: Source, reason: str, max_bytes: int = DEFAULT_MAX_RECORD
     return record if record.size <= max_bytes else stub(source, reason)
 
 
-def stub(source: Source, reason: str) -> Record:
-    """A small record standing in for one the broker cannot take."""
-    value = orjson.dumps(
-        {
-            "stub": True,
-            "why": "the original is too large for the dead-letter topic",
-            "original_bytes": len(source.value),
-            "sha256": hashlib.sha256(source.value).hexdigest(),
-            "topic": source.topic,
-            "partition": source.partition,
-            "offset": source.offset,
-            "reason": cap_reason(reason).decode(),
-        }
+def stub(source: Source, reason: str, reason_bytes: int = MAX_REASON_BYTES) -> Record:
+    """A small record standing in for one the broker cannot take: a few KB at most,
+    whatever the original's key, value and headers weigh."""
+    reason = cap_reason(reason, reason_bytes).decode()
+    body: dict[str, object] = {
+        "stub": True,
+        "why": "the original is too large for the dead-letter topic",
+        "original_bytes": len(source.value),
+        "sha256": hashlib.sha256(source.value).hexdigest(),
+        "topic": source.topic,
+        "partition": source.partition,
+        "offset": source.offset,
+        "reason": reason,
+    }
+    key = source.key
+    if key is not None and len(key) > MAX_STUB_KEY_BYTES:
+        body["key_bytes"] = len(key)
+        body["key_sha256"] = hashlib.sha256(key).hexdigest()
+        key = None
+    # A replay names its dead letter by offset: a digit string; anything else is dropped.
+    replay = tuple(
+        (name, data)
+        for name, data in source.headers
+        if name == REPLAY_OF and len(data) <= 20 and data.isdigit()
     )
-    replay = tuple((name, data) for name, data in source.headers if name == REPLAY_OF)
-    return Record(source.key, value, _dlq_headers(source, reason, True) + replay[:1])
+    return Record(key, orjson.dumps(body), _dlq_headers(source, reason, True) + replay[:1])
 
 
 class DeadLetterPublisher:
@@ -110,5 +122,17 @@ class DeadLetterPublisher:
         except PublishRefused as exc:
             if not exc.only_too_large:
                 raise
-            stubs = [stub(*letters[index]) for index in exc.refused]
-            return len(records) - len(stubs) + self._publisher.publish(self.topic, stubs)
+            refused = list(exc.refused)
+        # The topic's own limit is lower than ours: stubs, and if even those are too
+        # large, stubs with a short reason; only a topic smaller than that refuses for good.
+        try:
+            return (
+                len(records)
+                - len(refused)
+                + self._publisher.publish(self.topic, [stub(*letters[i]) for i in refused])
+            )
+        except PublishRefused as exc:
+            if not exc.only_too_large:
+                raise
+            last = [stub(*letters[refused[i]], LAST_RESORT_REASON_BYTES) for i in exc.refused]
+            return len(records) - len(last) + self._publisher.publish(self.topic, last)

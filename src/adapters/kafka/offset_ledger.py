@@ -99,7 +99,9 @@ class OffsetLedger:
         if state is None or last < first:
             return None
         if state.done_until is not None and first < state.done_until:
-            return None  # a re-delivery below what is done (a seek raced a fetch)
+            if last < state.done_until:
+                return None  # a re-delivery of what is done (a seek raced a fetch)
+            first = state.done_until  # straddles the mark: only the rest is new
         span = Span(partition, state.epoch, first, last)
         state.runs.append(_Run(span))
         return span

@@ -27,10 +27,25 @@ from entrypoints.http.openapi_parts import (
 from order_core import Order
 from order_core.schema import OrderUid
 
-_, ORDER_SCHEMAS = msgspec.json.schema_components(
-    [Order], ref_template="#/components/schemas/{name}"
+
+
+def _ecma(schema: Any) -> Any:
+    """JSON Schema patterns are ECMA-262: Python's end-of-text anchor ``\\Z`` is ``$`` there
+    (where ``$`` cannot match before a final newline, as it can in Python)."""
+    if isinstance(schema, dict):
+        return {
+            k: v[:-2] + "$" if k == "pattern" and v.endswith("\\Z") else _ecma(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_ecma(v) for v in schema]
+    return schema
+
+
+ORDER_SCHEMAS = _ecma(
+    msgspec.json.schema_components([Order], ref_template="#/components/schemas/{name}")[1]
 )
-ID_SCHEMA = msgspec.json.schema(OrderUid)
+ID_SCHEMA = _ecma(msgspec.json.schema(OrderUid))
 ID_EXAMPLE = "b563feb7b2b84b6test"  # the sample's (examples/sample-order.json)
 
 _ORDER_RESPONSES = {
