@@ -28,7 +28,6 @@ from order_core import Order
 from order_core.schema import OrderUid
 
 
-
 def _ecma(schema: Any) -> Any:
     """JSON Schema patterns are ECMA-262: Python's end-of-text anchor ``\\Z`` is ``$`` there
     (where ``$`` cannot match before a final newline, as it can in Python)."""
