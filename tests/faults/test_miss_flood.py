@@ -111,10 +111,11 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
         time.sleep(1.0)  # connections open, threads warm
         baseline = time.monotonic()
         time.sleep(PHASE_S)
-        with outage("postgres") as pg:
-            # The first misses wait for the pool (5 s) and open the repository's circuit;
-            # from then on a miss is refused at once, save one trial read a second.
-            assert pg.stopped_at is not None
+        stopping = time.monotonic()
+        with outage("postgres"):
+            # The first misses fail (at once while PostgreSQL shuts down, or after waiting
+            # for the pool, 5 s, once it is gone) and open the repository's circuit; from
+            # then on a miss is refused at once, save one trial read a second.
             wait_until(
                 lambda: (
                     statuses(misses.between(time.monotonic() - 0.5, math.inf)).get(503, 0) > 100
@@ -135,9 +136,10 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
 
     result = audit(clean_database, topic, group, partitions, workload, commits)
     hit_base, hit_down = hits.between(baseline, baseline + PHASE_S), hits.between(down, end)
-    # While the circuit is still closed, misses hold every repository thread for a pool
-    # timeout: the hits must not be queued behind them.
-    hit_opening = hits.between(pg.stopped_at, down)
+    # From the stop until the circuit is open, misses may hold every repository thread for
+    # a pool timeout: the hits must not be queued behind them. (This window lasts 0 to 5 s:
+    # how long the circuit takes to open depends on how the first misses fail.)
+    hit_opening = hits.between(stopping, down)
     miss_base, miss_down = misses.between(baseline, baseline + PHASE_S), misses.between(down, end)
     write_samples(figures.test, hits=hits, misses=misses)
     bound = 3 * p99(hit_base) + NOISE_S
@@ -153,15 +155,15 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
         misses_per_s_pg_up=len(miss_base) / PHASE_S,
         misses_per_s_pg_down=len(miss_down) / PHASE_S,
         misses_over_1s_pg_down=slow_misses,
-        pg_stopped_to_fast_503_s=down - pg.stopped_at,
+        pg_stopping_to_fast_503_s=down - stopping,
     )
     assert result.problems == []
     assert consumer_code == 0
     # Hits are hits, answered 200, through Memcached, with PostgreSQL up or down.
     assert statuses(hit_base) == {200: len(hit_base)}
     assert statuses(hit_down) == {200: len(hit_down)}
-    assert statuses(hit_opening) == {200: len(hit_opening)}
-    assert min(len(hit_base), len(hit_down), len(hit_opening)) > 100
+    assert all(s.status == 200 for s in hit_opening)
+    assert min(len(hit_base), len(hit_down)) > 100
     assert cache_hits_in_outage - hits_before >= len(hit_base) + len(hit_opening) + len(hit_down)
     # The misses: 404 with the database up; 503 with it down, at once: their p99 stays
     # 10x below the pool timeout they would otherwise wait (~20-50 ms on a quiet machine;
@@ -177,6 +179,7 @@ def test_a_flood_of_misses_while_postgres_is_down_does_not_slow_hits(
     # and, at times, other work (tails near 100 ms seen from that alone; ~15-30 ms when
     # quiet). A hit queued behind misses would wait for the pool (5 s): no hit comes near.
     assert p99(hit_down) <= bound, (p99(hit_down), p99(hit_base))
-    assert p99(hit_opening) <= bound, (p99(hit_opening), p99(hit_base))
+    if len(hit_opening) >= 50:
+        assert p99(hit_opening) <= bound, (p99(hit_opening), p99(hit_base))
     assert max(s.seconds for s in [*hit_opening, *hit_down]) < POOL_TIMEOUT_S / 5
     assert code in (0, -signal.SIGTERM)
