@@ -443,13 +443,39 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds_of(Path(f"/proc/{pid}/stat")) for pid in pids)
 
 
-def cpu_seconds_of(stat: Path) -> float:
-    """User plus system CPU time in a /proc/.../stat file (0 if it is gone)."""
+def cpu_seconds_of(stat: Path, reaped_children: bool = False) -> float:
+    """User plus system CPU time in a /proc/.../stat file (0 if it is gone); with
+    ``reaped_children``, that of its children that have ended too."""
     with contextlib.suppress(OSError, ValueError, IndexError):
         # The command name (field 2) may hold spaces: split after its closing bracket.
         fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        used = int(fields[11]) + int(fields[12])
+        if reaped_children:
+            used += int(fields[13]) + int(fields[14])
+        return used / _CLOCK_TICKS
     return 0.0
+
+
+_SERVERS = ("postgres", "memcached", "redis-server")
+
+
+def foreign_cpu_seconds() -> float:
+    """CPU time used so far by the processes that are neither this benchmark (with its
+    children) nor the shared servers, with their ended children: other people's work on the
+    machine. PostgreSQL and the Kafka broker serve them too, so this is a lower bound of
+    what they take."""
+    ours = {os.getpid(), *children(os.getpid())}
+    broker = kafka_broker_pid()
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        pid = int(stat.parent.name)
+        if pid in ours or pid == broker:
+            continue
+        with contextlib.suppress(OSError):
+            if (stat.parent / "comm").read_text().strip() in _SERVERS:
+                continue
+        total += cpu_seconds_of(stat, reaped_children=True)
+    return total
 
 
 def backend_pids(database_url: str) -> list[int]:

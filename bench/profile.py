@@ -269,11 +269,6 @@ def recording(pid: int, out: Path, rate: int) -> Iterator[Recording]:
             raise RuntimeError(f"py-spy wrote no {mode} recording: {text}")
 
 
-def _count(conn: psycopg.Connection[tuple[int]]) -> int:
-    row = conn.execute("SELECT count(*) FROM orders").fetchone()
-    return int(row[0]) if row else 0
-
-
 def profile_consumer(
     database_url: str, topic: str, orders: int, *, out: Path, rate: int, log_dir: Path
 ) -> Profile:
@@ -286,11 +281,11 @@ def profile_consumer(
         ServiceProcess(database_url, log_dir, settings, command="consume") as consumer,
         psycopg.connect(database_url, autocommit=True) as conn,
     ):
-        while (first := _count(conn)) == 0:
+        while (first := ingest.stored_orders(conn, orders)) == 0:
             time.sleep(0.01)
         with recording(consumer.pid, out, rate) as recorded:
             started = time.perf_counter()
-            while (stored := _count(conn)) < orders:
+            while (stored := ingest.stored_orders(conn, orders)) < orders:
                 if consumer.process.poll() is not None:
                     raise RuntimeError(f"the consumer exited; see {consumer.log_path}")
                 time.sleep(0.05)

@@ -148,10 +148,18 @@ def cleanup() -> Iterator[list[str]]:
             environment.delete_groups()
 
 
-def _phase(results: report.Results, name: str) -> None:
+@contextlib.contextmanager
+def _phase(results: report.Results, name: str) -> Iterator[None]:
+    """A phase of the run: notes the load average as it starts and the CPU that other
+    people's processes used while it ran."""
     results.load_during[name] = load = load_average()
-    busy = float(load.split()[0]) > 1.0
-    say(f"bench: {name} (load average {load})" + (" - BUSY MACHINE" if busy else ""))
+    say(f"bench: {name} (load average {load}, the bench's own work included)")
+    started, foreign = time.monotonic(), environment.foreign_cpu_seconds()
+    yield
+    cores = (environment.foreign_cpu_seconds() - foreign) / (time.monotonic() - started)
+    results.foreign_cores[name] = cores
+    if cores > 0.2:
+        say(f"bench: WARNING: other processes used {cores:.2f} cores during {name}")
 
 
 def run(args: argparse.Namespace) -> report.Results:
@@ -175,42 +183,45 @@ def run(args: argparse.Namespace) -> report.Results:
     with cleanup() as databases:
         database_url = ""
         if {"ingest", "lookup", "memory"} & set(args.phases):
-            _phase(results, "ingest")
-            database_url = _ingest(args, results, databases)
+            with _phase(results, "ingest"):
+                database_url = _ingest(args, results, databases)
         if "lookup" in args.phases:
-            _phase(results, "lookup")
-            _lookup(args, results, database_url)
+            with _phase(results, "lookup"):
+                _lookup(args, results, database_url)
         if "visibility" in args.phases:
-            _phase(results, "visibility")
-            results.visibility = attempt(
-                "visibility",
-                lambda: visibility.measure(
-                    log_dir, args.visibility_rate, args.visibility_seconds, args.runs, say
-                ),
-            )
+            with _phase(results, "visibility"):
+                results.visibility = attempt(
+                    "visibility",
+                    lambda: visibility.measure(
+                        log_dir, args.visibility_rate, args.visibility_seconds, args.runs, say
+                    ),
+                )
         if "scaling" in args.phases:
-            _phase(results, "scaling")
-            results.scaling = scaling.measure(
-                count=args.scaling_orders,
-                instances=args.instances,
-                runs=args.runs,
-                log_dir=log_dir,
-                say=say,
-                attempt=attempt,
-            )
+            with _phase(results, "scaling"):
+                results.scaling = scaling.measure(
+                    count=args.scaling_orders,
+                    instances=args.instances,
+                    runs=args.runs,
+                    log_dir=log_dir,
+                    say=say,
+                    attempt=attempt,
+                )
         if "memory" in args.phases:
-            _phase(results, "memory")
-            for index in range(args.runs):
-                result = attempt(
-                    "memory run", lambda: memory.measure(database_url, args.orders, log_dir)
-                )
-                say(
-                    f"memory run {index + 1}: {result.bytes_per_order:,.0f} bytes/order, "
-                    f"JSON {result.avg_json_bytes:,.0f} bytes, ratio {result.ratio:.2f}"
-                )
-                results.memory.append(result)
+            with _phase(results, "memory"):
+                _memory(args, results, database_url)
     results.load_after = load_average()
     return results
+
+
+def _memory(args: argparse.Namespace, results: report.Results, database_url: str) -> None:
+    log_dir = Path(args.log_dir)
+    for index in range(args.runs):
+        result = attempt("memory run", lambda: memory.measure(database_url, args.orders, log_dir))
+        say(
+            f"memory run {index + 1}: {result.bytes_per_order:,.0f} bytes/order, "
+            f"JSON {result.avg_json_bytes:,.0f} bytes, ratio {result.ratio:.2f}"
+        )
+        results.memory.append(result)
 
 
 def _ingest(args: argparse.Namespace, results: report.Results, databases: list[str]) -> str:
@@ -227,14 +238,16 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
             last = index == timed_runs - 1
             run_result, url = attempt(
                 "ingest run",
-                functools.partial(ingest.service_path, topic, args.orders, keep_database=last),
+                functools.partial(
+                    ingest.service_path, topic, args.orders, Path(args.log_dir), keep_database=last
+                ),
             )
             if last:
                 databases.append(url)
                 database_url = url
             say(
                 f"ingest run {index + 1}: {run_result.rate:,.0f} orders/s "
-                f"({run_result.seconds:.2f}s, join {run_result.first_batch_seconds:.2f}s)"
+                f"({run_result.seconds:.2f}s, first commit {run_result.first_batch_seconds:.2f}s)"
             )
             if timed:
                 results.ingest.append(run_result)

@@ -40,7 +40,7 @@ from bench.environment import (
     kafka_broker_pid,
     new_group,
 )
-from bench.ingest import SEED
+from bench.ingest import SEED, stored_orders
 from order_tools.fake_orders import messages
 
 PARTITIONS = 6  # divides evenly among 1, 2 and 3 instances
@@ -82,11 +82,6 @@ def _wait_assigned(group: str, members: int, timeout: float = 90.0) -> None:
                 return
         time.sleep(0.2)
     raise RuntimeError(f"group {group} did not settle with {members} members: {seen}")
-
-
-def _stored(conn: psycopg.Connection[tuple[int]]) -> int:
-    row = conn.execute("SELECT count(*) FROM orders").fetchone()
-    return int(row[0]) if row else 0
 
 
 def _wal_position(conn: psycopg.Connection[tuple[int]]) -> int:
@@ -139,12 +134,12 @@ def one_run(records: Sequence[Record], instances: int, log_dir: Path) -> Scaling
             finally:
                 publisher.close()
             published = time.perf_counter() - started
-            while (stored := _stored(conn)) < len(records):
+            while (stored := stored_orders(conn, len(records))) < len(records):
                 if any(p.process.poll() is not None for p in processes):
                     raise RuntimeError("a consumer process exited; see its log in the log dir")
                 if time.perf_counter() - started > TIMEOUT:
                     raise RuntimeError(f"stored {stored} of {len(records)} in time")
-                time.sleep(0.05)
+                time.sleep(0.01)
             elapsed = time.perf_counter() - started
             wal_bytes = _wal_position(conn) - wal_before
             stored_bytes = _stored_bytes(conn)
