@@ -510,9 +510,12 @@ def _at_least(value: float, target: float, unit: str) -> tuple[bool, str]:
 
 
 def _at_most(value: float, target: float, unit: str, digits: int = 2) -> tuple[bool, str]:
+    space = "" if unit == "x" else " "
     if value <= target:
-        return True, f"{target - value:,.{digits}f} {unit} under the limit"
-    return False, f"**{value - target:,.{digits}f} {unit} over**, {value / target:.1f}x the limit"
+        return True, f"{target - value:,.{digits}f}{space}{unit} under the limit"
+    return False, (
+        f"**{value - target:,.{digits}f}{space}{unit} over**, {value / target:.1f}x the limit"
+    )
 
 
 def targets(results: Results) -> list[tuple[bool, str]]:
