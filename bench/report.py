@@ -514,7 +514,7 @@ def _at_most(value: float, target: float, unit: str, digits: int = 2) -> tuple[b
     if value <= target:
         return True, f"{target - value:,.{digits}f}{space}{unit} under the limit"
     return False, (
-        f"**{value - target:,.{digits}f}{space}{unit} over**, {value / target:.1f}x the limit"
+        f"**{value - target:,.{digits}f}{space}{unit} over**, {value / target:.2f}x the limit"
     )
 
 

@@ -1,7 +1,7 @@
 """Run the benchmarks against the real local servers and print the results table.
 
     .venv/bin/python -m bench.run            # full run (~15 min), updates docs/
-    .venv/bin/python -m bench.run --quick    # smaller run (~4 min), prints only
+    .venv/bin/python -m bench.run --quick    # smaller run (~3 min), prints only
 
 Phases: ingest (the service's consumer, the raw COPY ceiling, the naive baseline), lookup
 (memory, Memcached and Redis hits, misses, and two reference apps), visibility (publish ->
@@ -45,7 +45,9 @@ T = TypeVar("T")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="smaller: 20,000 orders, 1 run, 5 s, no sweep"
+        "--quick",
+        action="store_true",
+        help="smaller: 20,000 orders, 1 run (3 for lookups), 5 s, no sweep",
     )
     parser.add_argument("--runs", type=int, help="runs per figure, the median is shown (3)")
     parser.add_argument("--orders", type=int, help="orders for the service's ingest (100,000)")
@@ -86,6 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     quick = args.quick
+    # Lookups are the noisiest figures and the quickest to repeat: medians of 3 even quick.
+    args.lookup_runs = args.runs or 3
     args.runs = args.runs or (1 if quick else 3)
     args.orders = args.orders or (20_000 if quick else 100_000)
     args.baseline_orders = args.baseline_orders or (500 if quick else 2_000)
@@ -317,7 +321,7 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
                     workers=workers,
                     concurrencies=args.connections,
                     seconds=args.seconds,
-                    runs=args.runs,
+                    runs=args.lookup_runs,
                     sweep=args.sweep if workers == 1 and not scenario.granian else (),
                     sweep_connections=int(str(results.settings["sweep_connections"])),
                     sweep_seconds=args.sweep_seconds,
@@ -343,7 +347,7 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
                         log_dir=log_dir,
                         connections=connections,
                         seconds=args.seconds,
-                        runs=args.runs,
+                        runs=args.lookup_runs,
                         say=say,
                     ),
                 )
