@@ -176,10 +176,12 @@ def test_hung_memcached_costs_one_timeout_not_one_per_key(
     assert result.problems == []
     # Every lookup answered, hung cache or not.
     assert {s.status for s in [*before, *during, *after]} == {200}
-    # Batches kept being committed at the pace the orders arrived: at least 80% of the normal
-    # rate over the hang, never stalled much longer than two timeouts (one when the cache
-    # froze, one for a trial call), where a timeout per pending key would stop them for good.
-    assert rate_hung >= 0.8 * rate_normal, (rate_hung, rate_normal)
+    # Batches kept being committed at the pace the orders arrived: at least 70% of the normal
+    # rate over the hang (two stalls of one timeout each, when the cache froze and for the
+    # circuit's trial call, can cost ~15% of a 7 s window before the backlog is caught up;
+    # 0.83-1.05 measured), and never stalled much longer than a timeout, where a timeout
+    # per pending key would stop them for good.
+    assert rate_hung >= 0.7 * rate_normal, (rate_hung, rate_normal)
     assert stall < 4 * TIMEOUT_S, stall
     # The timeouts paid, counted by the service itself (each is a cache error): the HTTP
     # server one per lookup in flight when Memcached froze and one per trial call of the
