@@ -22,7 +22,9 @@ class ConsumerSettings:
     batch_size: int
     retry_max: float  # the backoff's cap, seconds
     retry_initial: float = 0.5
-    poll_timeout: float = 0.5
+    # consume() waits for a full batch up to this long: short, so that at a steady trickle
+    # an order is stored within tens of milliseconds, not half a second.
+    poll_timeout: float = 0.05
     session_timeout_ms: int = 10_000
     max_poll_interval_ms: int = 300_000
     client_config: Mapping[str, str] = attrs.field(factory=dict)  # any librdkafka property

@@ -40,6 +40,10 @@ from order_core.ports import EncodedOrder, SavedDocument
 T = TypeVar("T")
 
 STAGING_TABLE = "orders_incoming"
+PING_TIMEOUT = 1.0
+# The consumer's saves wait this long for a connection: while PostgreSQL is down each retry
+# blocks the loop (which does not poll meanwhile) for this, not for the lookups' timeout.
+INGEST_POOL_TIMEOUT = 2.0
 _CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     {", ".join(f"{name} {kind}" for name, kind in ORDER_COLUMNS)}
@@ -114,7 +118,7 @@ class PostgresOrderRepository:
                 conninfo,
                 name="ingest",
                 max_size=ingest_pool_size,
-                timeout=timeout,
+                timeout=min(timeout, INGEST_POOL_TIMEOUT),
                 configure=prepare_ingest_connection,
             ),
         )
@@ -174,10 +178,11 @@ class PostgresOrderRepository:
         return self._run(read, retry=True)
 
     def ping(self) -> None:
-        """Raise RepositoryUnavailable unless a query goes through now."""
+        """Raise RepositoryUnavailable unless a query goes through now (within a second:
+        a readiness probe must answer before its own timeout, with the reason)."""
 
         def check() -> None:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=PING_TIMEOUT) as conn:
                 conn.execute("SELECT 1")
 
         self._run(check, retry=False)

@@ -98,6 +98,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
         finally:
             if consumer is not None:
                 consumer.stop()
+            app.lookups.close()
             container.shutdown_resources()
 
     routes = [

@@ -9,8 +9,8 @@ turns misses into an immediate 503 once it is known to be down.
 
 from __future__ import annotations
 
-import anyio
-import anyio.to_thread
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from adapters.tracing import NO_TRACING, Tracing
 from order_core import CacheThenRepository
@@ -27,8 +27,11 @@ class AsyncLookup:
     ) -> None:
         self._lookup = lookup
         self._tracing = tracing
-        self._cache_limiter = anyio.CapacityLimiter(cache_threads)
-        self._repository_limiter = anyio.CapacityLimiter(repository_threads)
+        # An executor per step: its threads bound the step's concurrency, and the work
+        # queued beyond them waits without holding a thread of the other step. Leaner
+        # than anyio's to_thread (measured: its bookkeeping was a fifth of a miss's time).
+        self._cache_threads = ThreadPoolExecutor(cache_threads, "lookups-cache")
+        self._repository_threads = ThreadPoolExecutor(repository_threads, "lookups-repository")
 
     async def find(self, order_uid: str, traceparent: bytes = b"") -> bytes | None:
         """The order's document, or None when there is no such order. Raises InvalidOrderId
@@ -39,13 +42,13 @@ class AsyncLookup:
         answer = lookup.answer_from_memory(order_uid)
         if answer is None and lookup.cache_may_block:
             answered_by = "cache"
-            answer = await anyio.to_thread.run_sync(
-                lookup.answer_from_cache, order_uid, limiter=self._cache_limiter
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._cache_threads, lookup.answer_from_cache, order_uid
             )
         if answer is None:
             answered_by = "repository"
-            answer = await anyio.to_thread.run_sync(
-                lookup.answer_from_repository, order_uid, limiter=self._repository_limiter
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._repository_threads, lookup.answer_from_repository, order_uid
             )
         if started:
             self._tracing.lookup_span(
@@ -56,3 +59,7 @@ class AsyncLookup:
                 found=answer.document is not None,
             )
         return answer.document
+
+    def close(self) -> None:
+        self._cache_threads.shutdown(wait=False, cancel_futures=True)
+        self._repository_threads.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,7 @@ same answer for anything the fast path does not take.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from urllib.parse import parse_qsl
 
 import attrs
@@ -38,6 +38,9 @@ def _error(status: int, code: str, message: str, *extra: tuple[bytes, bytes]) ->
 
 
 def id_from_query(query_string: bytes) -> str | None:
+    # The common form, "id=" and a plain id, without the general parser.
+    if query_string.startswith(b"id=") and not any(c in query_string for c in b"&%+;"):
+        return query_string[3:].decode("latin-1")
     for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if key == "id":
             return value
@@ -63,11 +66,17 @@ async def answer(
         )
     if document is None:
         return _error(404, "not_found", f"no order with id {order_uid!r}")
-    etag = b'"' + hashlib.blake2b(document, digest_size=12).hexdigest().encode() + b'"'
+    etag = etag_of(document)
     headers = [(b"etag", etag), (b"cache-control", ORDER_CACHE_CONTROL)]
     if if_none_match and etag in if_none_match:
         return Answer(304, headers, b"")
     return Answer(200, [_JSON, *headers], document)
+
+
+def etag_of(document: bytes) -> bytes:
+    """A strong ETag. An order's document never changes once stored, so it only has to
+    tell documents apart, not resist forgery: length and CRC-32 do, at a tenth of a hash."""
+    return b'"%x-%08x"' % (len(document), zlib.crc32(document))
 
 
 def _response(result: Answer) -> Response:
