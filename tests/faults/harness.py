@@ -49,12 +49,15 @@ import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from adapters.kafka.messages import headers, position
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.kafka.records import Record as KafkaRecord
 from adapters.kafka.topics import ensure_topics
 from entrypoints.settings import ENV_PREFIX
 from order_tools.fake_orders import messages
 from tests.integration.conftest import KAFKA, MEMCACHED, REDIS
+
+__all__ = ["KAFKA", "MEMCACHED", "REDIS"]  # re-exported for the fault tests
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_SH = REPO / "scripts" / "services.sh"
@@ -64,7 +67,7 @@ CORE_SERVICES = ("postgres", "memcached", "redis", "kafka")
 
 Headers = list[tuple[str, bytes]]
 # The test's own clients stay quiet while the broker is away on purpose.
-QUIET = {"bootstrap.servers": KAFKA, "log_level": 0}
+QUIET: dict[str, str | int | float | bool] = {"bootstrap.servers": KAFKA, "log_level": 0}
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -415,11 +418,11 @@ def read_topic(topic: str, partitions: int, timeout: float = 60.0) -> dict[tuple
             for message in reader.consume(num_messages=1000, timeout=0.5):
                 if message.error() is not None:
                     continue
-                partition, offset = message.partition(), message.offset()
+                _, partition, offset = position(message)
                 records[partition, offset] = Record(
                     message.key(),
                     message.value() or b"",
-                    tuple(message.headers() or ()),
+                    headers(message),
                     message.timestamp()[1] / 1000,
                 )
                 if offset + 1 >= ends[partition]:

@@ -5,6 +5,7 @@ doubled and no offset was committed past unsaved work."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 
@@ -41,6 +42,11 @@ RETRYING = "batch not done, retrying"
 LOST = "adapters.kafka.order_consumer: lost ["
 ASSIGNED = "adapters.kafka.order_consumer: assigned ["
 RECOVERED = "adapters.kafka.order_consumer: recovered after"
+
+
+def reported_since(process: ServiceProcess, mark: int, text: str) -> bool:
+    """Whether the process has logged ``text`` after the first ``mark`` characters."""
+    return text in process.output()[mark:]
 
 
 def retries(process: ServiceProcess, since: int = 0) -> int:
@@ -163,7 +169,7 @@ def test_consumer_frozen_past_its_session_during_a_postgres_outage_loses_nothing
                 freezes.append(FREEZE_SECONDS + 5 * attempt)
                 try:
                     wait_until(
-                        lambda mark=mark: LOST in consumer.output()[mark:],
+                        functools.partial(reported_since, consumer, mark, LOST),
                         10,
                         "the consumer to report its partitions lost",
                         [consumer],

@@ -31,7 +31,7 @@ from tests.faults.harness import (
 
 pytestmark = pytest.mark.faults
 
-SESSION_TIMEOUT_S = attrs.fields(ConsumerSettings).session_timeout_ms.default / 1000
+SESSION_TIMEOUT_S = int(str(attrs.fields(ConsumerSettings).session_timeout_ms.default)) / 1000
 ORDERS = 10_000
 
 
