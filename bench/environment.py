@@ -82,6 +82,21 @@ def code_version() -> str:
     return head + (" with uncommitted changes in src/" if changed else "")
 
 
+def src_fingerprint() -> str:
+    """What the service's code is now: the tree of src/ at HEAD and any uncommitted change
+    to it (a run is measured on one code only if this is the same at its start and end)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return out.stdout
+
+    try:
+        return git("rev-parse", "HEAD:src") + git("diff", "HEAD", "--", "src")
+    except OSError:
+        return "unknown"
+
+
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():

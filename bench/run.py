@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> report.Results:
         load_before=load_average(),
         servers=environment.servers(),
     )
+    fingerprint = environment.src_fingerprint()
     say("bench: " + report.machine_lines(results)[0])
     if float(results.load_before.split()[0]) > 1.0:
         say(f"bench: WARNING: load average {results.load_before}: other work skews the figures")
@@ -214,6 +215,10 @@ def run(args: argparse.Namespace) -> report.Results:
             with _phase(results, "memory"):
                 _memory(args, results, database_url)
     results.load_after = load_average()
+    if environment.src_fingerprint() != fingerprint:
+        code = environment.code_version()
+        say(f"bench: WARNING: the service's code changed during the run (now {code})")
+        results.machine["code"] += f" at the start, {code} at the end (src/ changed during the run)"
     return results
 
 
