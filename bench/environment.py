@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
 import re
@@ -83,18 +84,13 @@ def code_version() -> str:
 
 
 def src_fingerprint() -> str:
-    """What the service's code is now: the tree of src/ at HEAD and any uncommitted change
-    to it (a run is measured on one code only if this is the same at its start and end)."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-        return out.stdout
-
-    try:
-        return git("rev-parse", "HEAD:src") + git("diff", "HEAD", "--", "src")
-    except OSError:
-        return "unknown"
+    """A digest of the service's Python code as it is on disk now (committed or not): a run
+    is measured on one code only if this is the same at its start and its end."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        with contextlib.suppress(OSError):
+            digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _cpu_model() -> str:
