@@ -63,7 +63,8 @@ def for_type(hint: Any, *, extreme: bool = False, max_items: int = 4) -> st.Sear
         low = _meta(metas, "min_length") or 0
         high = _meta(metas, "max_length")
         if _meta(metas, "pattern") is not None:  # the order id
-            return st.text(ID_ALPHABET, min_size=max(low, 1), max_size=high)
+            ids = st.text(ID_ALPHABET, min_size=max(low, 1), max_size=high)
+            return ids.filter(lambda t: t not in (".", ".."))
         if extreme:
             # The small branch first: it is what Hypothesis shrinks towards.
             return st.one_of(
@@ -96,4 +97,4 @@ def extreme_orders(max_items: int = 20) -> st.SearchStrategy[Order]:
     return for_type(Order, extreme=True, max_items=max_items)
 
 
-order_uids = st.text(ID_ALPHABET, min_size=1, max_size=64)
+order_uids = st.text(ID_ALPHABET, min_size=1, max_size=64).filter(lambda t: t not in (".", ".."))

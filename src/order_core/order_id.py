@@ -20,7 +20,7 @@ def order_uid_problem(value: str) -> str | None:
     try:
         msgspec.convert(value, OrderUid)
     except msgspec.ValidationError:
-        return "may hold only letters, digits, '-', '_' and '.'"
+        return "may hold only letters, digits, '-', '_' and '.' (and not be '.' or '..')"
     return None
 
 

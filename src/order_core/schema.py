@@ -19,7 +19,8 @@ import msgspec
 MAX_TEXT_LENGTH: Final = 255
 MAX_ORDER_UID_LENGTH: Final = 64
 # \Z, not $: msgspec matches with re.search, where $ also matches before a final newline.
-ORDER_UID_PATTERN: Final = r"^[A-Za-z0-9_.\-]+\Z"
+# Not "." nor "..": as a URL path segment (/orders/..) they would name another path.
+ORDER_UID_PATTERN: Final = r"^(?!\.\.?\Z)[A-Za-z0-9_.\-]+\Z"
 MAX_ITEMS: Final = 1000
 BIGINT_MAX: Final = 2**63 - 1  # PostgreSQL bigint
 INTEGER_MAX: Final = 2**31 - 1  # PostgreSQL integer
@@ -35,7 +36,7 @@ OrderUid = Annotated[
         min_length=1,
         max_length=MAX_ORDER_UID_LENGTH,
         pattern=ORDER_UID_PATTERN,
-        description="letters, digits, '-', '_' and '.'",
+        description="letters, digits, '-', '_' and '.' (not '.' or '..' alone)",
     ),
 ]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH)]

@@ -33,7 +33,7 @@ def _ecma(schema: Any) -> Any:
     (where ``$`` cannot match before a final newline, as it can in Python)."""
     if isinstance(schema, dict):
         return {
-            k: v[:-2] + "$" if k == "pattern" and v.endswith("\\Z") else _ecma(v)
+            k: v.replace("\\Z", "$") if k == "pattern" else _ecma(v)
             for k, v in schema.items()
         }
     if isinstance(schema, list):

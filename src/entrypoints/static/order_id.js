@@ -1,7 +1,7 @@
 // What an order id may be. Same rule as the server (order_core/order_id.py): letters,
-// digits, '-', '_', '.'; at most 64 characters.
+// digits, '-', '_', '.', but not '.' or '..' alone; at most 64 characters.
 var ID_MAX = 64;
-var ID_PATTERN = /^[A-Za-z0-9_.\-]+$/;
+var ID_PATTERN = /^(?!\.\.?$)[A-Za-z0-9_.\-]+$/;
 
 // Returns null when the id is fine, else a sentence saying what is wrong.
 export function idProblem(id) {
@@ -10,7 +10,7 @@ export function idProblem(id) {
     return "An order id is at most " + ID_MAX + " characters; this one has " + id.length + ".";
   }
   if (!ID_PATTERN.test(id)) {
-    return "An order id may hold only letters, digits, “-”, “_” and “.” (no spaces or other signs).";
+    return "An order id may hold only letters, digits, “-”, “_” and “.” (no spaces or other signs, and not “.” or “..” alone).";
   }
   return null;
 }
