@@ -182,8 +182,8 @@ def ingest_lines(results: Results) -> list[str]:
         "join included) to the commit of the last order's transaction; fresh database and "
         "consumer group per run. Raw ceiling: the same "
         "orders' rows, built as tuples before the clock, loaded into the same tables of a "
-        "fresh database by the repository's own `copy_rows`, one transaction per "
-        "*per transaction* orders; the clock covers the COPYs and commits only.",
+        "fresh database by the repository's own `copy_rows`, in transactions of *per "
+        "transaction* orders; the clock covers the COPYs and commits only.",
     ]
     if results.ingest and service:
         join = median([r.first_batch_seconds for r in results.ingest])
