@@ -32,10 +32,7 @@ def _ecma(schema: Any) -> Any:
     """JSON Schema patterns are ECMA-262: Python's end-of-text anchor ``\\Z`` is ``$`` there
     (where ``$`` cannot match before a final newline, as it can in Python)."""
     if isinstance(schema, dict):
-        return {
-            k: v.replace("\\Z", "$") if k == "pattern" else _ecma(v)
-            for k, v in schema.items()
-        }
+        return {k: v.replace("\\Z", "$") if k == "pattern" else _ecma(v) for k, v in schema.items()}
     if isinstance(schema, list):
         return [_ecma(v) for v in schema]
     return schema
