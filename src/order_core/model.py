@@ -7,7 +7,6 @@ not know are ignored (a tolerant reader): they are neither stored nor served.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import attrs
@@ -56,10 +55,6 @@ class Payment:
     delivery_cost: Amount
     goods_total: Amount
     custom_fee: Amount
-
-    @property
-    def paid_at(self) -> datetime:
-        return datetime.fromtimestamp(self.payment_dt, tz=UTC)
 
 
 @attrs.frozen(slots=False)

@@ -52,10 +52,6 @@ class OffsetLedger:
         # Done but not committed when the partition was taken away: kept in case it comes back.
         self._set_aside: dict[TopicPartition, int] = {}
 
-    @property
-    def assigned(self) -> set[TopicPartition]:
-        return set(self._partitions)
-
     def set_aside(self, partition: TopicPartition) -> int | None:
         """The done offset kept for a partition we may get back, if any."""
         return self._set_aside.get(partition)
