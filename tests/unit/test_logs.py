@@ -40,3 +40,11 @@ def test_text_lines_append_the_fields() -> None:
     assert line.count("\n") == 1
     assert line.rstrip().endswith("partition=1 offset=7")
     assert "message\\nsecond line" in line
+
+
+def test_uvicorns_colour_codes_never_reach_the_logs() -> None:
+    coloured = "\x1b[32mINFO\x1b[0m:     Started server process"
+    for formatter in (TextFormatter(), JsonFormatter()):
+        line = emit(formatter, color_message=coloured)
+        assert "\x1b[" not in line
+        assert "color_message" not in line
