@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import attrs
 
-from order_core.ingest import IngestResult
+from order_core.ingest import IngestResult, PreparedBatch
+
+
+class BatchIngest(Protocol):
+    """The use case the consumer drives (order_core.SaveThenCache)."""
+
+    def prepare(self, messages: Sequence[bytes]) -> PreparedBatch: ...
+
+    def store(self, batch: PreparedBatch) -> IngestResult: ...
 
 
 class ConsumerFailed(RuntimeError):

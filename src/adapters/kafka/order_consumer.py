@@ -22,14 +22,18 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
 
 import attrs
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from adapters.kafka.consumer_state import ConsumerFailed, ConsumerSettings, ConsumerState
+from adapters.kafka.consumer_state import (
+    BatchIngest,
+    ConsumerFailed,
+    ConsumerSettings,
+    ConsumerState,
+)
 from adapters.kafka.dead_letters import DeadLetterPublisher
 from adapters.kafka.messages import headers, log_outcomes, position, source, take
 from adapters.kafka.offset_ledger import OffsetLedger, Span
@@ -39,7 +43,7 @@ from adapters.kafka.records import CREDENTIALS_REFUSED
 from adapters.kafka.topics import LIBRDKAFKA_LOG
 from adapters.tracing import NO_TRACING, Tracing
 from order_core.errors import RepositoryFailed, RepositoryUnavailable
-from order_core.ingest import IngestResult, PreparedBatch
+from order_core.ingest import IngestResult
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +51,6 @@ TRANSIENT = (RepositoryUnavailable, PublishFailed)
 FATAL = (RepositoryFailed, PublishRefused, ConsumerFailed)
 
 __all__ = ["BatchIngest", "ConsumerFailed", "ConsumerSettings", "ConsumerState", "OrderConsumer"]
-
-
-class BatchIngest(Protocol):
-    """The use case the consumer drives (order_core.SaveThenCache)."""
-
-    def prepare(self, messages: Sequence[bytes]) -> PreparedBatch: ...
-
-    def store(self, batch: PreparedBatch) -> IngestResult: ...
 
 
 @attrs.frozen
@@ -144,11 +140,6 @@ class OrderConsumer:
     def stop(self) -> None:
         """Ask the loop to stop after the batch in hand (safe from signal handlers)."""
         self._stop.set()
-
-    def committed(self, timeout: float = 10.0) -> dict[tuple[str, int], int]:
-        """The group's committed offsets for the partitions assigned now."""
-        tps = self._consumer.committed(self._consumer.assignment(), timeout=timeout)
-        return {(tp.topic, tp.partition): tp.offset for tp in tps}
 
     # -- the loop ---------------------------------------------------------------------------
 
