@@ -12,7 +12,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_services.common import Fail, Service, log, status_line
+from local_services.output import Fail, log
+from local_services.service import Service, status_line
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PACKAGES = ["chromium", "fonts-liberation", "dbus-x11"]

@@ -10,23 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_services.apt import apt_install
 from local_services.chromium import Chromium
-from local_services.common import (
-    PREFIX,
-    Config,
-    Fail,
-    Run,
-    Service,
-    apt_install,
-    log,
-    need_root,
-    show_tail,
-    take_lock,
-)
-from local_services.kafka import MECHANISM, PASSWORD, USER, Kafka
+from local_services.config import Config, Run
+from local_services.kafka import Kafka
+from local_services.kafka_config import MECHANISM, PASSWORD, USER
+from local_services.lock import take_lock
 from local_services.memcached import Memcached
+from local_services.output import PREFIX, Fail, log, show_tail
 from local_services.postgres import Postgres
 from local_services.redis import Redis
+from local_services.service import Service
+from local_services.users import need_root
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, type[Service]] = {

@@ -15,47 +15,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_services import common as c
+from local_services import kafka_config as kc
 from local_services import kafka_jars
-
-USER, PASSWORD, MECHANISM = "orders", "orders-secret", "SCRAM-SHA-256"
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "kafka"
-JVM = c.argv(
-    "-Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35"
-    " -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true"
-)
-
-
-def render_properties(template: str, data: Path, port: int, controller: int, sasl: int) -> str:
-    values = {"LOG_DIRS": data, "KAFKA_PORT": port, "CONTROLLER_PORT": controller}
-    for key, value in {**values, "SASL_PORT": sasl}.items():
-        template = template.replace(f"@{key}@", str(value))
-    return template
+from local_services.commands import run
+from local_services.config import Run
+from local_services.output import Fail, log, warn
+from local_services.ports import ensure_port_free, port_accepts
+from local_services.processes import spawn_daemon
+from local_services.service import DaemonService
 
 
-def properties(text: str) -> dict[str, str]:
-    lines = (line.strip() for line in text.splitlines())
-    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def sasl_listener(sasl_port: int) -> str:
-    return f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
-
-
-def has_sasl(props_text: str, sasl_port: int) -> bool:
-    return sasl_listener(sasl_port) in properties(props_text).get("listeners", "").split(",")
-
-
-def scram_credential(user: str = USER, password: str = PASSWORD) -> str:
-    return f"{MECHANISM}=[name={user},password={password}]"
-
-
-class Kafka(c.DaemonService):
+class Kafka(DaemonService):
     name, pattern, check = "kafka", "kafka.Kafka", 'port + "Kafka Server started"'
     timeout, stop_timeout = 120, 30
 
-    def __init__(self, r: c.Run) -> None:
+    def __init__(self, r: Run) -> None:
         super().__init__(r)
         self.port, self.sasl_port = self.cfg.kafka_port, self.cfg.kafka_sasl_port
         self.data, self.log_dir = self.dir / "data", self.dir / "logs"
@@ -72,12 +46,13 @@ class Kafka(c.DaemonService):
         """java with the jars, and the broker's log4j config unless a tool would log there."""
         opts = [f"-Dkafka.logs.dir={self.log_dir}"]
         if log4j:
-            opts.append(f"-Dlog4j2.configurationFile={CONFIG_DIR / 'log4j2.properties'}")
+            opts.append(f"-Dlog4j2.configurationFile={kc.CONFIG_DIR / 'log4j2.properties'}")
         return ["java", *opts, "-cp", f"{kafka_jars.libs_dir(self.cfg)}/*", *args]
 
     def rendered(self) -> str:
+        template = (kc.CONFIG_DIR / "server.properties").read_text()
         ports = (self.port, self.cfg.kafka_controller_port, self.sasl_port)
-        return render_properties((CONFIG_DIR / "server.properties").read_text(), self.data, *ports)
+        return kc.render_properties(template, self.data, *ports)
 
     def running_props(self) -> str:
         """The server.properties the broker was started with."""
@@ -86,16 +61,16 @@ class Kafka(c.DaemonService):
     def launch(self) -> None:
         if self.already_running():
             if self.running_props() != self.rendered():
-                c.warn(f"kafka runs with an older {self.props} (no SASL on :{self.sasl_port}?)")
-                c.warn("  to apply the new one: scripts/services.sh restart kafka")
+                warn(f"kafka runs with an older {self.props} (no SASL on :{self.sasl_port}?)")
+                warn("  to apply the new one: scripts/services.sh restart kafka")
             return
         kafka_jars.resolve(self.cfg)
         if not kafka_jars.java_ok():
-            raise c.Fail("Java 17+ not found (run: scripts/services.sh install kafka)")
-        if c.ensure_port_free(self.run, self.name, self.port, healthy=self.port_answers):
+            raise Fail("Java 17+ not found (run: scripts/services.sh install kafka)")
+        if ensure_port_free(self.run, self.name, self.port, healthy=self.port_answers):
             return
-        c.ensure_port_free(self.run, "kafka controller", self.cfg.kafka_controller_port)
-        c.ensure_port_free(self.run, "kafka SASL listener", self.sasl_port)
+        ensure_port_free(self.run, "kafka controller", self.cfg.kafka_controller_port)
+        ensure_port_free(self.run, "kafka SASL listener", self.sasl_port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.props.write_text(self.rendered())
         if self.logfile.exists():
@@ -105,9 +80,9 @@ class Kafka(c.DaemonService):
         # Readiness is judged on what the broker logs after this offset.
         size = self.server_log.stat().st_size if self.server_log.exists() else 0
         self.offset.write_text(f"{size}\n")
-        c.log(f"starting kafka {self.cfg.kafka_version} (KRaft combined node, log dir {self.data})")
-        broker = self.java(*JVM, "kafka.Kafka", self.props)
-        c.spawn_daemon(broker, self.pidfile, self.logfile, self.dir)
+        log(f"starting kafka {self.cfg.kafka_version} (KRaft combined node, log dir {self.data})")
+        broker = self.java(*kc.JVM, "kafka.Kafka", self.props)
+        spawn_daemon(broker, self.pidfile, self.logfile, self.dir)
 
     def format(self) -> None:
         if (self.data / "meta.properties").exists():
@@ -116,46 +91,41 @@ class Kafka(c.DaemonService):
         if not (cid := cid_file.read_text().strip() if cid_file.exists() else ""):
             cid = (self.tool("kafka.tools.StorageTool", "random-uuid").split() or [""])[-1]
             if len(cid) != 22:
-                raise c.Fail(f"could not generate a Kafka cluster id (got {cid!r})", self.logfile)
+                raise Fail(f"could not generate a Kafka cluster id (got {cid!r})", self.logfile)
             cid_file.write_text(f"{cid}\n")
-        c.log(f"formatting Kafka log dir {self.data} (cluster id {cid}, standalone KRaft)")
-        template = "kafka.tools.StorageTool format --standalone -g -t {} -c {} --add-scram {}"
-        self.tool(*c.argv(template, cid, self.props, scram_credential()))
+        log(f"formatting Kafka log dir {self.data} (cluster id {cid}, standalone KRaft)")
+        self.tool(*kc.format_command(cid, self.props))
         self.mark_scram_done()
 
     def tool(self, *args: str | Path, log4j: bool = True) -> str:
         """Run a Kafka tool class; its output is appended to kafka.out, and returned."""
-        out = c.run(self.java(*args, log4j=log4j), capture_output=True)
+        out = run(self.java(*args, log4j=log4j), capture_output=True)
         with self.logfile.open("a") as f:
             f.write(out.stdout + out.stderr)
         if out.returncode:
             what = " ".join(map(str, args[:2]))
-            raise c.Fail(f"{what} failed (exit {out.returncode})", self.logfile)
+            raise Fail(f"{what} failed (exit {out.returncode})", self.logfile)
         return out.stdout
 
     def directory_id(self) -> str:
-        return properties((self.data / "meta.properties").read_text()).get("directory.id", "?")
+        return kc.properties((self.data / "meta.properties").read_text()).get("directory.id", "?")
 
     def mark_scram_done(self) -> None:
-        (self.dir / "scram.done").write_text(f"{self.directory_id()} {USER}\n")
+        (self.dir / "scram.done").write_text(f"{self.directory_id()} {kc.USER}\n")
 
     def after_ready(self) -> None:
         done = self.dir / "scram.done"
         if done.exists() and done.read_text().split()[:1] == [self.directory_id()]:
             return
-        c.log(f"kafka: adding SCRAM user {USER} (Admin API AlterUserScramCredentials)")
-        alter = (
-            "kafka.admin.ConfigCommand --bootstrap-server 127.0.0.1:{} --alter"
-            " --entity-type users --entity-name {} --add-config {}=[password={}]"
-        )
-        self.tool(*c.argv(alter, self.port, USER, MECHANISM, PASSWORD), log4j=False)
+        log(f"kafka: adding SCRAM user {kc.USER} (Admin API AlterUserScramCredentials)")
+        self.tool(*kc.add_scram_command(self.port), log4j=False)
         self.mark_scram_done()
 
     def port_answers(self) -> bool:
-        return c.port_accepts(self.port)
+        return port_accepts(self.port)
 
     def answers(self) -> bool:
-        sasl = not has_sasl(self.running_props(), self.sasl_port) or c.port_accepts(self.sasl_port)
+        sasl = not kc.has_sasl(self.running_props(), self.sasl_port) or port_accepts(self.sasl_port)
         return self.port_answers() and sasl and self.started_logged()
 
     def started_logged(self) -> bool:
@@ -173,8 +143,5 @@ class Kafka(c.DaemonService):
         return [self.logfile, self.server_log]
 
     def status_detail(self) -> str:
-        base = f", {self.cfg.kafka_version}, controller :{self.cfg.kafka_controller_port}"
-        if not has_sasl(self.running_props(), self.sasl_port):
-            return f"{base}, no SASL listener (run: scripts/services.sh restart kafka)"
-        sasl = f"{sasl_listener(self.sasl_port)} {MECHANISM}"
-        return f"{base}, {sasl} user {USER} password {PASSWORD}"
+        controller, props = self.cfg.kafka_controller_port, self.running_props()
+        return kc.status_detail(self.cfg.kafka_version, controller, props, self.sasl_port)

@@ -13,7 +13,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from local_services.common import Config, Fail, log, run
+from local_services.commands import run
+from local_services.config import Config
+from local_services.output import Fail, log
 
 POM = Path(__file__).resolve().parent.parent / "kafka" / "pom.xml"
 

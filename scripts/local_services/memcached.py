@@ -6,7 +6,12 @@ import pwd
 import shutil
 import socket
 
-from local_services.common import DaemonService, Run, argv, ensure_port_free, log, spawn_daemon
+from local_services.commands import argv
+from local_services.config import Run
+from local_services.output import log
+from local_services.ports import ensure_port_free
+from local_services.processes import spawn_daemon
+from local_services.service import DaemonService
 
 
 def memcached_args(port: int, user: str) -> list[str]:

@@ -15,8 +15,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))  # the tool runs before the virtualenv exists
 
-from local_services import cli, common, kafka, kafka_jars, memcached, postgres, redis  # noqa: E402
-from local_services.common import Config, Fail, Probe  # noqa: E402
+from local_services import (  # noqa: E402
+    cli,
+    commands,
+    kafka_config,
+    kafka_jars,
+    memcached,
+    ports,
+    postgres_config,
+    processes,
+    redis,
+    service,
+    waiting,
+)
+from local_services.config import Config, Run  # noqa: E402
+from local_services.output import Fail  # noqa: E402
+from local_services.waiting import Probe  # noqa: E402
 
 ENV_2ND_SET = {
     "ORDER_SERVICES_DIR": "/tmp/svc2",
@@ -87,7 +101,7 @@ def test_exit_codes_without_servers(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_kafka_is_launched_first_and_waited_for_in_order() -> None:
-    r = common.Run(Config(REPO, Path("/tmp/x")))
+    r = Run(Config(REPO, Path("/tmp/x")))
     services = [cli.SERVICES[name](r) for name in ("postgres", "redis", "kafka", "chromium")]
     assert [s.name for s in cli.launch_order(services)] == [
         "kafka",
@@ -162,13 +176,13 @@ def test_lock_timeout() -> None:
 
 def rendered_kafka(port: int = 9092, controller: int = 9093, sasl: int = 9094) -> str:
     template = (REPO / "scripts" / "kafka" / "server.properties").read_text()
-    return kafka.render_properties(template, Path("/s/kafka/data"), port, controller, sasl)
+    return kafka_config.render_properties(template, Path("/s/kafka/data"), port, controller, sasl)
 
 
 def test_server_properties_default_listeners() -> None:
     text = rendered_kafka()
     assert "@" not in text.replace("# between @ signs", "")
-    props = kafka.properties(text)
+    props = kafka_config.properties(text)
     listeners = (
         "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://127.0.0.1:9094"
     )
@@ -189,7 +203,7 @@ def test_server_properties_default_listeners() -> None:
 
 
 def test_server_properties_port_overrides() -> None:
-    props = kafka.properties(rendered_kafka(19092, 19093, 19094))
+    props = kafka_config.properties(rendered_kafka(19092, 19093, 19094))
     assert props["listeners"] == (
         "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_PLAINTEXT://127.0.0.1:19094"
     )
@@ -197,20 +211,43 @@ def test_server_properties_port_overrides() -> None:
 
 
 def test_has_sasl_tells_a_broker_started_before_the_listener() -> None:
-    assert kafka.has_sasl(rendered_kafka(), 9094)
-    assert not kafka.has_sasl(rendered_kafka(), 19094)
+    assert kafka_config.has_sasl(rendered_kafka(), 9094)
+    assert not kafka_config.has_sasl(rendered_kafka(), 19094)
     before = "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"
-    assert not kafka.has_sasl(before, 9094)
-    assert not kafka.has_sasl("", 9094)
+    assert not kafka_config.has_sasl(before, 9094)
+    assert not kafka_config.has_sasl("", 9094)
 
 
 def test_scram_credential_for_storage_tool() -> None:
-    assert kafka.scram_credential() == "SCRAM-SHA-256=[name=orders,password=orders-secret]"
+    assert kafka_config.scram_credential() == "SCRAM-SHA-256=[name=orders,password=orders-secret]"
 
 
 def test_properties_parser() -> None:
     text = "# c=1\n a = b \nempty=\nx=y=z\nno equals\n"
-    assert kafka.properties(text) == {"a": "b", "empty": "", "x": "y=z"}
+    assert kafka_config.properties(text) == {"a": "b", "empty": "", "x": "y=z"}
+
+
+def test_kafka_tool_command_lines() -> None:
+    assert kafka_config.format_command("AbCdEfGhIjKlMnOpQrStUv", Path("/a b/p")) == [
+        *["kafka.tools.StorageTool", "format", "--standalone", "-g"],
+        *["-t", "AbCdEfGhIjKlMnOpQrStUv", "-c", "/a b/p"],
+        *["--add-scram", "SCRAM-SHA-256=[name=orders,password=orders-secret]"],
+    ]
+    assert kafka_config.add_scram_command(19092) == [
+        *["kafka.admin.ConfigCommand", "--bootstrap-server", "127.0.0.1:19092", "--alter"],
+        *["--entity-type", "users", "--entity-name", "orders"],
+        *["--add-config", "SCRAM-SHA-256=[password=orders-secret]"],
+    ]
+
+
+def test_kafka_status_detail_names_the_sasl_user_or_the_restart() -> None:
+    detail = kafka_config.status_detail("4.1.1", 9093, rendered_kafka(), 9094)
+    assert detail == (
+        ", 4.1.1, controller :9093, SASL_PLAINTEXT://127.0.0.1:9094 SCRAM-SHA-256"
+        " user orders password orders-secret"
+    )
+    old = kafka_config.status_detail("4.1.1", 9093, "", 9094)
+    assert old.endswith("no SASL listener (run: scripts/services.sh restart kafka)")
 
 
 def test_jar_checks() -> None:
@@ -241,7 +278,7 @@ def test_java_version(output: str, major: int | None) -> None:
 
 
 def test_postgresql_conf() -> None:
-    conf = postgres.render_conf(15432, Path("/s/postgres/run"))
+    conf = postgres_config.render_conf(15432, Path("/s/postgres/run"))
     lines = set(conf.splitlines())
     assert {"listen_addresses = '127.0.0.1'", "port = 15432", "fsync = on"} <= lines
     assert "unix_socket_directories = '/s/postgres/run'" in lines
@@ -249,7 +286,7 @@ def test_postgresql_conf() -> None:
 
 
 def test_postgres_root_in_the_state_dir_when_reachable() -> None:
-    assert postgres.pg_root(Path("/work/main/.services"), True) == Path(
+    assert postgres_config.pg_root(Path("/work/main/.services"), True) == Path(
         "/work/main/.services/postgres"
     )
 
@@ -258,9 +295,9 @@ def test_postgres_root_moves_out_when_unreachable_or_too_long() -> None:
     # The same place as the former bash script: printf %s DIR | sha256sum | cut -c1-12
     digest = hashlib.sha256(b"/root/clone/.services").hexdigest()[:12]
     expected = Path("/var/lib/postgresql/order-service") / digest
-    assert postgres.pg_root(Path("/root/clone/.services"), False) == expected
+    assert postgres_config.pg_root(Path("/root/clone/.services"), False) == expected
     long = Path("/" + "d" * 80)
-    assert postgres.pg_root(long, True).parent == Path("/var/lib/postgresql/order-service")
+    assert postgres_config.pg_root(long, True).parent == Path("/var/lib/postgresql/order-service")
 
 
 def test_debian_clusters_on_our_port() -> None:
@@ -269,8 +306,8 @@ def test_debian_clusters_on_our_port() -> None:
         "15  other  5433 online postgres /var/lib/postgresql/15/other /var/log/y.log\n"
         "16  main   5432 down   postgres /var/lib/postgresql/16/main /var/log/z.log\n"
     )
-    assert postgres.debian_clusters_on(out, 5432) == [("15", "main")]
-    assert postgres.debian_clusters_on(out, 15432) == []
+    assert postgres_config.debian_clusters_on(out, 5432) == [("15", "main")]
+    assert postgres_config.debian_clusters_on(out, 15432) == []
 
 
 def test_memcached_command_line() -> None:
@@ -295,10 +332,10 @@ def test_redis_command_line_keeps_blanks_in_paths() -> None:
 
 
 def test_argv_numbers_fields_across_words() -> None:
-    assert common.argv("{}/pg_isready -p {} -t 2", "/x y/bin", 5432) == [
+    assert commands.argv("{}/pg_isready -p {} -t 2", "/x y/bin", 5432) == [
         *["/x y/bin/pg_isready", "-p", "5432", "-t", "2"]
     ]
-    assert common.argv("a {name} {{x}}", name="n m") == ["a", "n m", "{x}"]
+    assert commands.argv("a {name} {{x}}", name="n m") == ["a", "n m", "{x}"]
 
 
 def test_listening_ports_from_proc_net_tcp() -> None:
@@ -311,42 +348,42 @@ def test_listening_ports_from_proc_net_tcp() -> None:
         "  sl  local_address                         remote_address  st ...\n"
         "   0: 0000000000000000FFFF00000100007F:4A94 00000000000000000000000000000000:0000 0A 0\n"
     )
-    assert common.listening_ports([tcp, tcp6]) == {9090, 19092}
+    assert ports.listening_ports([tcp, tcp6]) == {9090, 19092}
 
 
 def test_alive_in_status() -> None:
-    assert common.alive_in_status("Name:\tx\nState:\tS (sleeping)\nThreads:\t9\n")
-    assert not common.alive_in_status("State:\tZ (zombie)\nThreads:\t1\n")
+    assert processes.alive_in_status("Name:\tx\nState:\tS (sleeping)\nThreads:\t9\n")
+    assert not processes.alive_in_status("State:\tZ (zombie)\nThreads:\t1\n")
     # A leader that exited while its other threads still shut down (and hold the ports).
-    assert common.alive_in_status("State:\tZ (zombie)\nThreads:\t9\n")
+    assert processes.alive_in_status("State:\tZ (zombie)\nThreads:\t9\n")
 
 
 def test_status_line_is_what_the_fault_harness_parses() -> None:
-    line = common.status_line("kafka", "running", "127.0.0.1:9092", "pid 1, 4.1.1")
+    line = service.status_line("kafka", "running", "127.0.0.1:9092", "pid 1, 4.1.1")
     assert line == "kafka      running   127.0.0.1:9092   pid 1, 4.1.1"
     assert line.split()[:2] == ["kafka", "running"]
 
 
 def test_wait_for_stops_early_on_ready_and_dead() -> None:
-    assert common.wait_for("x", 5, lambda: Probe.READY)
-    assert not common.wait_for("x", 5, lambda: Probe.DEAD)
+    assert waiting.wait_for("x", 5, lambda: Probe.READY)
+    assert not waiting.wait_for("x", 5, lambda: Probe.DEAD)
     answers = iter([Probe.WAIT, Probe.WAIT, Probe.READY])
-    assert common.wait_for("x", 5, lambda: next(answers), quiet=True)
-    assert not common.wait_for("x", 0.3, lambda: Probe.WAIT, quiet=True)
+    assert waiting.wait_for("x", 5, lambda: next(answers), quiet=True)
+    assert not waiting.wait_for("x", 0.3, lambda: Probe.WAIT, quiet=True)
 
 
 def test_await_ready_names_the_cause_and_the_logs(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     with pytest.raises(Fail, match=r"x: not ready \(the process exited\)") as info:
-        common.await_ready("x", 5, lambda: Probe.DEAD, log)
+        waiting.await_ready("x", 5, lambda: Probe.DEAD, log)
     assert info.value.logs == (log,)
 
 
 def test_spawn_records_the_pid_and_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     pidfile, logfile = tmp_path / "x.pid", tmp_path / "x.log"
-    pid = common.spawn_daemon([sys.executable, "-c", stubborn], pidfile, logfile, tmp_path)
-    assert common.read_pid(pidfile) == pid
-    assert common.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
-    common.stop_pid("stubborn", pid, timeout=0.5)
-    assert not common.pid_alive(pid)
+    pid = processes.spawn_daemon([sys.executable, "-c", stubborn], pidfile, logfile, tmp_path)
+    assert processes.read_pid(pidfile) == pid
+    assert processes.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
+    processes.stop_pid("stubborn", pid, timeout=0.5)
+    assert not processes.pid_alive(pid)
