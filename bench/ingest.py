@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.kafka.records import Record
-from adapters.postgres.repository import copy_rows, prepare_ingest_connection
+from adapters.postgres.copy import copy_rows, prepare_ingest_connection
 from adapters.postgres.rows import (
     DELIVERY_COLUMNS,
     ITEM_COLUMNS,

@@ -36,13 +36,7 @@ from order_core.errors import RepositoryUnavailable
 from order_core.ports import EncodedOrder, SavedDocument
 
 T = TypeVar("T")
-# copy_rows and prepare_ingest_connection: also reached from here by the benchmark.
-__all__ = [
-    "CUSTOMER_PAGE_QUERY",
-    "PostgresOrderRepository",
-    "copy_rows",
-    "prepare_ingest_connection",
-]
+__all__ = ["PostgresOrderRepository"]
 
 STAGING_TABLE = "orders_incoming"
 PING_TIMEOUT = 1.0
