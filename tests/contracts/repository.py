@@ -58,6 +58,17 @@ def test_an_unknown_id_is_none(repository: OrderRepository) -> None:
     assert repository.get_document("nope") is None
 
 
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(order_uid=st.text(max_size=300))
+def test_any_id_not_stored_reads_as_none(repository: OrderRepository, order_uid: str) -> None:
+    # Any text at all (NUL, lone surrogates, very long): absent, never an error.
+    repository.save_many([numbered(1)])
+    if order_uid != "order-1":
+        assert repository.get_document(order_uid) is None
+
+
 def test_recent_documents_are_newest_first_in_batches(repository: OrderRepository) -> None:
     for i in range(7):  # one batch each, so the save order is known
         repository.save_many([numbered(i)])

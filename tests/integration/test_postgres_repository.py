@@ -151,3 +151,39 @@ def test_each_class_of_database_error_has_its_outcome(
             repository.save_many([numbered(1, prefix=uuid.uuid4().hex)])
     finally:
         repository.close()
+
+
+@pytest.mark.parametrize(
+    ("breakage", "sqlstate"),
+    [
+        ("REVOKE SELECT ON orders FROM CURRENT_USER", "42501"),
+        ("DROP TABLE orders CASCADE", "42P01"),
+    ],
+)
+def test_a_lookup_that_no_retry_can_mend_fails_with_its_sqlstate(
+    scratch_database: str, breakage: str, sqlstate: str
+) -> None:
+    repository = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
+    try:
+        assert repository.get_document("x") is None  # works before the breakage
+        with psycopg.connect(scratch_database, autocommit=True) as conn:
+            conn.execute(breakage.encode())
+        with pytest.raises(RepositoryFailed, match=sqlstate):
+            repository.get_document("x")
+    finally:
+        repository.close()
+
+
+def test_a_lookup_whose_session_was_killed_is_answered_on_a_new_one(
+    repository: PostgresOrderRepository, clean_database: str
+) -> None:
+    repository.save_many([numbered(1)])
+    assert repository.get_document("order-1") == numbered(1).document  # a pooled session
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'order-service lookups' AND datname = current_database()"
+        ).fetchone()
+    assert killed is not None
+    assert killed[0] >= 1
+    assert repository.get_document("order-1") == numbered(1).document
