@@ -88,7 +88,9 @@ def test_a_customers_orders_come_page_by_page_newest_first(
     save(container, 2, customer="bob")
     seen, after = [], None
     while True:
-        params = {"customer_id": "ann", "limit": 2, **({"after": after} if after else {})}
+        params: dict[str, str | int] = {"customer_id": "ann", "limit": 2}
+        if after:
+            params["after"] = after
         answer = client.get("/orders", params=params)
         assert answer.status_code == 200
         assert answer.headers["content-type"] == "application/json"
