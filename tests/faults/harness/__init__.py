@@ -59,7 +59,7 @@ from tests.integration.conftest import KAFKA, MEMCACHED, REDIS
 
 __all__ = ["KAFKA", "MEMCACHED", "REDIS"]  # re-exported for the fault tests
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SERVICES_SH = REPO / "scripts" / "services.sh"
 ORDER_SERVICE = str(Path(sys.executable).parent / "order-service")
 ARTIFACTS = REPO / "test-artifacts" / "faults"
