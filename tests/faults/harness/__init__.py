@@ -20,79 +20,15 @@ injected as described, and a red one that something is wrong.
 Every server address comes from tests/integration/conftest.py (environment variables, the
 normal local ports by default), and ``scripts/services.sh`` reads the same ORDER_* port
 variables, so the whole suite can run against a second set of servers.
+
+The modules, one concern each (import each name from the module that defines it):
+- servers: the real servers down, up and frozen; backend_killer: PostgreSQL sessions
+  terminated; silent_server: a cache server that never answers;
+- workload: the messages and what must become of them; publishing: sending them;
+  kafka_topics: a test's topics, read back whole; kafka_probe: the group seen from outside;
+- service_process: ``order-service`` processes; waiting: ``wait_until`` and its conditions;
+- commit_watch: commits sampled all along; saved_orders: what PostgreSQL holds now;
+  audit: the end-state check above;
+- http_load: requests timed under faults; metrics: Prometheus text; figures: a test's
+  figures; paths: where the scripts, the command and the artifacts are.
 """
-
-from __future__ import annotations
-
-from tests.faults.harness.audit import audit
-from tests.faults.harness.backend_killer import BackendKiller
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.http_load import (
-    HttpLoad,
-    Sample,
-    latency_figures,
-    percentile,
-    write_samples,
-)
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic, read_topic
-from tests.faults.harness.metrics import has_metric, metric
-from tests.faults.harness.paths import ARTIFACTS
-from tests.faults.harness.publishing import Publishing, publish
-from tests.faults.harness.saved_orders import saved_count, saved_uids
-from tests.faults.harness.servers import (
-    frozen,
-    frozen_services,
-    memcached_pid,
-    outage,
-    service_pid,
-    services,
-    stopped_services,
-)
-from tests.faults.harness.service_process import ServiceProcess, Spawn, free_port, service_env
-from tests.faults.harness.silent_server import SilentServer
-from tests.faults.harness.waiting import all_done, http_up, wait_until
-from tests.faults.harness.workload import Workload
-from tests.integration.conftest import KAFKA, MEMCACHED
-
-# Temporary: the fault tests still import from here.
-__all__ = [
-    "ARTIFACTS",
-    "KAFKA",
-    "MEMCACHED",
-    "BackendKiller",
-    "CommitWatch",
-    "Figures",
-    "HttpLoad",
-    "KafkaProbe",
-    "Publishing",
-    "Sample",
-    "ServiceProcess",
-    "SilentServer",
-    "Spawn",
-    "Workload",
-    "all_done",
-    "audit",
-    "free_port",
-    "frozen",
-    "frozen_services",
-    "has_metric",
-    "http_up",
-    "latency_figures",
-    "memcached_pid",
-    "metric",
-    "new_topic",
-    "outage",
-    "percentile",
-    "publish",
-    "read_topic",
-    "saved_count",
-    "saved_uids",
-    "service_env",
-    "service_pid",
-    "services",
-    "stopped_services",
-    "wait_until",
-    "write_samples",
-]
