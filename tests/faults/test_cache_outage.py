@@ -13,24 +13,19 @@ import pytest
 
 from adapters.memcached_cache import MemcachedOrderCache
 from order_core import CacheUnavailable
-from tests.faults.harness import (
-    MEMCACHED,
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    free_port,
-    metric,
-    new_topic,
-    outage,
-    publish,
-    saved_count,
-    service_env,
-    wait_until,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.metrics import metric
+from tests.faults.harness.publishing import publish
+from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.servers import outage
+from tests.faults.harness.service_process import Spawn, free_port, service_env
+from tests.faults.harness.waiting import all_done, wait_until
+from tests.faults.harness.workload import Workload
+from tests.integration.conftest import MEMCACHED
 
 pytestmark = pytest.mark.faults
 

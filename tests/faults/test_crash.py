@@ -9,23 +9,17 @@ import time
 import psycopg
 import pytest
 
-from tests.faults.harness import (
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    SilentServer,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    new_topic,
-    publish,
-    read_topic,
-    saved_count,
-    saved_uids,
-    service_env,
-    wait_until,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic, read_topic
+from tests.faults.harness.publishing import publish
+from tests.faults.harness.saved_orders import saved_count, saved_uids
+from tests.faults.harness.service_process import Spawn, service_env
+from tests.faults.harness.silent_server import SilentServer
+from tests.faults.harness.waiting import all_done, wait_until
+from tests.faults.harness.workload import Workload
 
 
 def cache_env(backend: str, servers: str) -> dict[str, str]:

@@ -20,31 +20,20 @@ import httpx
 import pytest
 
 from adapters.memcached_cache import MemcachedOrderCache
-from tests.faults.harness import (
-    MEMCACHED,
-    CommitWatch,
-    Figures,
-    HttpLoad,
-    KafkaProbe,
-    Publishing,
-    Sample,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    free_port,
-    frozen,
-    http_up,
-    latency_figures,
-    memcached_pid,
-    metric,
-    new_topic,
-    saved_count,
-    saved_uids,
-    service_env,
-    wait_until,
-    write_samples,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.http_load import HttpLoad, Sample, latency_figures, write_samples
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.metrics import metric
+from tests.faults.harness.publishing import Publishing
+from tests.faults.harness.saved_orders import saved_count, saved_uids
+from tests.faults.harness.servers import frozen, memcached_pid
+from tests.faults.harness.service_process import Spawn, free_port, service_env
+from tests.faults.harness.waiting import all_done, http_up, wait_until
+from tests.faults.harness.workload import Workload
+from tests.integration.conftest import MEMCACHED
 
 pytestmark = pytest.mark.faults
 

@@ -13,26 +13,19 @@ from starlette.testclient import TestClient
 from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
-from tests.faults.harness import (
-    KAFKA,
-    BackendKiller,
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    Publishing,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    new_topic,
-    outage,
-    publish,
-    saved_count,
-    saved_uids,
-    service_env,
-    wait_until,
-)
-from tests.integration.conftest import service_settings
+from tests.faults.harness.audit import audit
+from tests.faults.harness.backend_killer import BackendKiller
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.publishing import Publishing, publish
+from tests.faults.harness.saved_orders import saved_count, saved_uids
+from tests.faults.harness.servers import outage
+from tests.faults.harness.service_process import Spawn, service_env
+from tests.faults.harness.waiting import all_done, wait_until
+from tests.faults.harness.workload import Workload
+from tests.integration.conftest import KAFKA, service_settings
 from tests.integration.kafka_helpers import running
 
 pytestmark = pytest.mark.faults

@@ -22,25 +22,18 @@ import orjson
 import psycopg
 import pytest
 
-from tests.faults.harness import (
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    free_port,
-    has_metric,
-    http_up,
-    metric,
-    new_topic,
-    outage,
-    publish,
-    saved_count,
-    service_env,
-    wait_until,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.metrics import has_metric, metric
+from tests.faults.harness.publishing import publish
+from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.servers import outage
+from tests.faults.harness.service_process import Spawn, free_port, service_env
+from tests.faults.harness.waiting import all_done, http_up, wait_until
+from tests.faults.harness.workload import Workload
 
 pytestmark = pytest.mark.faults
 

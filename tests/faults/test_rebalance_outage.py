@@ -12,23 +12,17 @@ import time
 import pytest
 
 from entrypoints.container import build_container
-from tests.faults.harness import (
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    ServiceProcess,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    frozen,
-    new_topic,
-    outage,
-    publish,
-    saved_count,
-    service_env,
-    wait_until,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.publishing import publish
+from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.servers import frozen, outage
+from tests.faults.harness.service_process import ServiceProcess, Spawn, service_env
+from tests.faults.harness.waiting import all_done, wait_until
+from tests.faults.harness.workload import Workload
 from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import running
 

@@ -12,22 +12,16 @@ import attrs
 import pytest
 
 from adapters.kafka.order_consumer import ConsumerSettings
-from tests.faults.harness import (
-    CommitWatch,
-    Figures,
-    KafkaProbe,
-    Publishing,
-    Spawn,
-    Workload,
-    all_done,
-    audit,
-    new_topic,
-    read_topic,
-    saved_count,
-    saved_uids,
-    service_env,
-    wait_until,
-)
+from tests.faults.harness.audit import audit
+from tests.faults.harness.commit_watch import CommitWatch
+from tests.faults.harness.figures import Figures
+from tests.faults.harness.kafka_probe import KafkaProbe
+from tests.faults.harness.kafka_topics import new_topic, read_topic
+from tests.faults.harness.publishing import Publishing
+from tests.faults.harness.saved_orders import saved_count, saved_uids
+from tests.faults.harness.service_process import Spawn, service_env
+from tests.faults.harness.waiting import all_done, wait_until
+from tests.faults.harness.workload import Workload
 
 pytestmark = pytest.mark.faults
 
