@@ -40,14 +40,10 @@ from adapters.postgres.rows import (
     order_row,
     payment_row,
 )
-from bench.environment import (
-    KAFKA,
-    Disturbed,
-    ServiceProcess,
-    create_database,
-    drop_database,
-    new_group,
-)
+from bench.databases import create_database, drop_database
+from bench.environment import KAFKA, Disturbed
+from bench.kafka_admin import new_group
+from bench.service_process import ServiceProcess
 from order_core.codec import decode_order, encode_order
 from order_core.ports import EncodedOrder
 from order_tools.fake_orders import messages

@@ -26,7 +26,10 @@ from pathlib import Path
 
 import attrs
 
-from bench.environment import Disturbed, ReferenceProcess, ServiceProcess, children, cpu_seconds
+from bench.cpu import children, cpu_seconds
+from bench.environment import Disturbed
+from bench.reference_process import ReferenceProcess
+from bench.service_process import ServiceProcess
 
 LUA = Path(__file__).resolve().parent / "lookup.lua"
 WRK_THREADS = 1  # the server needs the other core; one wrk thread drives well over 20k req/s

@@ -33,8 +33,9 @@ from pathlib import Path
 import attrs
 import psycopg
 
-from bench import environment, ingest, lookup
-from bench.environment import ServiceProcess, new_group
+from bench import cpu, databases, ingest, kafka_admin, lookup, machine
+from bench.kafka_admin import new_group
+from bench.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -212,7 +213,7 @@ def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds used so far by each thread of ``pid``, by thread id."""
     found = {}
     for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
-        found[task.name] = environment.cpu_seconds_of(task / "stat")
+        found[task.name] = cpu.cpu_seconds_of(task / "stat")
     return found
 
 
@@ -341,8 +342,8 @@ def run(args: argparse.Namespace, out: Path) -> list[Profile]:
     profiles = []
     log_dir = out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    topic = environment.create_topic()
-    database_url = environment.create_database()
+    topic = kafka_admin.create_topic()
+    database_url = databases.create_database()
     try:
         say(f"profile: publishing {args.orders:,} orders")
         ingest.publish(topic, args.orders)
@@ -382,9 +383,9 @@ def run(args: argparse.Namespace, out: Path) -> list[Profile]:
                 )
             )
     finally:
-        environment.delete_topic(topic)
-        environment.drop_database(database_url)
-        environment.delete_groups()
+        kafka_admin.delete_topic(topic)
+        databases.drop_database(database_url)
+        kafka_admin.delete_groups()
     return profiles
 
 
@@ -418,9 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y-%m-%d %H:%M %Z")
     lines = [
         f"Profiled {stamp} with py-spy {_py_spy_version()} at {args.rate} samples/s, on "
-        f"{environment.machine()['cpu']}, {environment.machine()['cores']} cores; load "
+        f"{machine.machine()['cpu']}, {machine.machine()['cores']} cores; load "
         f"average before: {load_before}, after: {load_average()}. Code: "
-        f"{environment.code_version()}. Re-run: `.venv/bin/python -m bench.profile --docs`.",
+        f"{machine.code_version()}. Re-run: `.venv/bin/python -m bench.profile --docs`.",
     ]
     for p in profiles:
         lines += ["", *p.markdown()]

@@ -28,7 +28,19 @@ import orjson
 import psycopg
 from confluent_kafka import KafkaException
 
-from bench import environment, ingest, lookup, memory, report, scaling, visibility
+from bench import (
+    cpu,
+    environment,
+    ingest,
+    kafka_admin,
+    lookup,
+    machine,
+    memory,
+    report,
+    scaling,
+    visibility,
+)
+from bench.databases import drop_database
 from entrypoints.settings import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,9 +159,9 @@ def cleanup() -> Iterator[list[str]]:
     finally:
         for url in databases:
             with contextlib.suppress(Exception):
-                environment.drop_database(url)
+                drop_database(url)
         with contextlib.suppress(Exception):
-            environment.delete_groups()
+            kafka_admin.delete_groups()
 
 
 @contextlib.contextmanager
@@ -158,9 +170,9 @@ def _phase(results: report.Results, name: str) -> Iterator[None]:
     people's processes used while it ran."""
     results.load_during[name] = load = load_average()
     say(f"bench: {name} (load average {load}, the bench's own work included)")
-    started, foreign = time.monotonic(), environment.foreign_cpu_seconds()
+    started, foreign = time.monotonic(), cpu.foreign_cpu_seconds()
     yield
-    cores = (environment.foreign_cpu_seconds() - foreign) / (time.monotonic() - started)
+    cores = (cpu.foreign_cpu_seconds() - foreign) / (time.monotonic() - started)
     results.foreign_cores[name] = cores
     if cores > 0.2:
         say(f"bench: WARNING: other processes used {cores:.2f} cores during {name}")
@@ -169,7 +181,7 @@ def _phase(results: report.Results, name: str) -> Iterator[None]:
 def run(args: argparse.Namespace) -> report.Results:
     settings = load({}, {})
     results = report.Results(
-        machine=environment.machine(),
+        machine=machine.machine(),
         settings={
             "batch_size": settings.batch_size,
             "wrk_seconds": args.seconds,
@@ -180,7 +192,7 @@ def run(args: argparse.Namespace) -> report.Results:
         load_before=load_average(),
         servers=environment.servers(),
     )
-    fingerprint = environment.src_fingerprint()
+    fingerprint = machine.src_fingerprint()
     say("bench: " + report.machine_lines(results)[0])
     if float(results.load_before.split()[0]) > 1.0:
         say(f"bench: WARNING: load average {results.load_before}: other work skews the figures")
@@ -215,8 +227,8 @@ def run(args: argparse.Namespace) -> report.Results:
             with _phase(results, "memory"):
                 _memory(args, results, database_url)
     results.load_after = load_average()
-    if environment.src_fingerprint() != fingerprint:
-        code = environment.code_version()
+    if machine.src_fingerprint() != fingerprint:
+        code = machine.code_version()
         say(f"bench: WARNING: the service's code changed during the run (now {code})")
         results.machine["code"] += f" at the start, {code} at the end (src/ changed during the run)"
     return results
@@ -236,7 +248,7 @@ def _memory(args: argparse.Namespace, results: report.Results, database_url: str
 def _ingest(args: argparse.Namespace, results: report.Results, databases: list[str]) -> str:
     """The ingest phase; returns a database holding ``args.orders`` orders for the others."""
     timed = "ingest" in args.phases
-    topic = environment.create_topic()
+    topic = kafka_admin.create_topic()
     try:
         say(f"bench: publishing {args.orders:,} orders to {topic}")
         results.publish_seconds = ingest.publish(topic, args.orders)
@@ -273,7 +285,7 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
                 results.baseline.append(base)
                 results.baseline_commit_share.append(commit_share)
     finally:
-        environment.delete_topic(topic)
+        kafka_admin.delete_topic(topic)
     return database_url
 
 

@@ -34,17 +34,10 @@ import attrs
 from confluent_kafka import KafkaError, Message, Producer
 
 from adapters.kafka.records import Record
-from bench.environment import (
-    KAFKA,
-    PARTITIONS,
-    Disturbed,
-    ServiceProcess,
-    create_database,
-    create_topic,
-    delete_topic,
-    drop_database,
-    new_group,
-)
+from bench.databases import create_database, drop_database
+from bench.environment import KAFKA, Disturbed
+from bench.kafka_admin import PARTITIONS, create_topic, delete_topic, new_group
+from bench.service_process import ServiceProcess
 from order_tools.fake_orders import messages
 
 TICK = 0.005  # seconds between two asks for a partition's oldest unseen order
