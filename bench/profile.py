@@ -33,7 +33,7 @@ from pathlib import Path
 import attrs
 import psycopg
 
-from bench import cpu, databases, ingest, kafka_admin, lookup, machine
+from bench import cpu, databases, ingest, kafka_admin, lookup_scenarios, machine, wrk
 from bench.kafka_admin import new_group
 from bench.service_process import ServiceProcess
 
@@ -303,7 +303,7 @@ def profile_consumer(
 
 def profile_http(
     database_url: str,
-    scenario: lookup.Scenario,
+    scenario: lookup_scenarios.Scenario,
     ids_file: Path,
     *,
     seconds: float,
@@ -312,9 +312,9 @@ def profile_http(
     log_dir: Path,
 ) -> Profile:
     with ServiceProcess(database_url, log_dir, scenario.settings) as service:
-        lookup.run_wrk(service.url, ids_file, 16, 3.0)  # warm up
+        wrk.run_wrk(service.url, ids_file, 16, 3.0)  # warm up
         env_wrk = subprocess.Popen(
-            ["wrk", "-t1", "-c16", f"-d{seconds + 2:g}s", "--latency", "-s", str(lookup.LUA),
+            ["wrk", "-t1", "-c16", f"-d{seconds + 2:g}s", "--latency", "-s", str(wrk.LUA),
              service.url, "--", str(ids_file)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -365,8 +365,8 @@ def run(args: argparse.Namespace, out: Path) -> list[Profile]:
                 "SELECT order_uid FROM orders ORDER BY seq DESC LIMIT 10000"
             ).fetchall()
         ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
-        for scenario in lookup.scenarios(len(rows)):
-            if scenario.name not in (lookup.MEMORY_HIT, lookup.MISS):
+        for scenario in lookup_scenarios.scenarios(len(rows)):
+            if scenario.name not in (lookup_scenarios.MEMORY_HIT, lookup_scenarios.MISS):
                 continue
             say(f"profile: the HTTP worker, {scenario.name}")
             where = out / scenario.name.split()[0]

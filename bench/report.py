@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from bench.ingest import CeilingRun, IngestRun
-from bench.lookup import (
+from bench.lookup_scenarios import (
     BARE_ASGI,
     MEMCACHED_HIT,
     MEMORY_HIT,
@@ -21,8 +21,8 @@ from bench.lookup import (
     REDIS_HIT,
     ScenarioResult,
     SweepPoint,
-    median,
 )
+from bench.median import median
 from bench.memory import MemoryRun
 from bench.scaling import PARTITIONS as SCALING_PARTITIONS
 from bench.scaling import ScalingRun

@@ -34,6 +34,7 @@ from bench import (
     ingest,
     kafka_admin,
     lookup,
+    lookup_scenarios,
     machine,
     memory,
     report,
@@ -319,11 +320,13 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
         ).fetchone()
     ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
     body_file.write_bytes(str(body[0]).encode() if body else b"{}")
-    scenarios = lookup.scenarios(len(rows))
+    scenarios = lookup_scenarios.scenarios(len(rows))
     if args.granian:
         memory_hit = scenarios[0]
         scenarios.append(
-            attrs.evolve(memory_hit, name=memory_hit.name + lookup.ON_GRANIAN, granian=args.granian)
+            attrs.evolve(
+                memory_hit, name=memory_hit.name + lookup_scenarios.ON_GRANIAN, granian=args.granian
+            )
         )
     for scenario in scenarios:
         for workers in args.workers:
@@ -347,9 +350,9 @@ def _lookup(args: argparse.Namespace, results: report.Results, database_url: str
             )
             results.lookups += closed
             results.sweep += points
-    references = [(name, None) for name in lookup.REFERENCE_APPS]
+    references = [(name, None) for name in lookup_scenarios.REFERENCE_APPS]
     if args.granian:
-        references.append((lookup.BARE_ASGI, args.granian))
+        references.append((lookup_scenarios.BARE_ASGI, args.granian))
     for name, granian in references:
         for connections in args.connections:
             results.lookups.append(
