@@ -10,7 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.ingest import CeilingRun, IngestRun
+from bench.ceiling import CeilingRun
+from bench.ingest import IngestRun
 from bench.lookup_scenarios import (
     BARE_ASGI,
     MEMCACHED_HIT,

@@ -41,6 +41,8 @@ from bench import (
     scaling,
     visibility,
 )
+from bench.baseline import naive_baseline
+from bench.ceiling import copy_ceiling, prebuilt_rows
 from bench.databases import drop_database
 from entrypoints.settings import load
 
@@ -277,7 +279,7 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
             _ceiling(args, results, int(str(results.settings["batch_size"])))
             for index in range(args.runs):
                 base, commit_share = attempt(
-                    "naive run", lambda: ingest.naive_baseline(topic, args.baseline_orders)
+                    "naive run", lambda: naive_baseline(topic, args.baseline_orders)
                 )
                 say(
                     f"naive run {index + 1}: {base.rate:,.0f} orders/s over {base.orders:,} "
@@ -292,10 +294,10 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
 
 def _ceiling(args: argparse.Namespace, results: report.Results, batch: int) -> None:
     say(f"bench: building the rows of {args.orders:,} orders for the raw COPY ceiling")
-    rows = ingest.prebuilt_rows(args.orders)
+    rows = prebuilt_rows(args.orders)
     for index in range(args.runs):
         for size in (batch, args.large_batch):
-            ceiling = attempt("ceiling run", functools.partial(ingest.copy_ceiling, rows, size))
+            ceiling = attempt("ceiling run", functools.partial(copy_ceiling, rows, size))
             say(
                 f"ceiling run {index + 1}, {size:,} per transaction: "
                 f"{ceiling.rate:,.0f} orders/s ({ceiling.seconds:.2f}s)"
