@@ -44,6 +44,9 @@ from bench import (
 from bench.baseline import naive_baseline
 from bench.ceiling import copy_ceiling, prebuilt_rows
 from bench.databases import drop_database
+from bench.latency_plot import plot
+from bench.report_scaling import scaling_lines
+from bench.results import Results
 from entrypoints.settings import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +171,7 @@ def cleanup() -> Iterator[list[str]]:
 
 
 @contextlib.contextmanager
-def _phase(results: report.Results, name: str) -> Iterator[None]:
+def _phase(results: Results, name: str) -> Iterator[None]:
     """A phase of the run: notes the load average as it starts and the CPU that other
     people's processes used while it ran."""
     results.load_during[name] = load = load_average()
@@ -181,9 +184,9 @@ def _phase(results: report.Results, name: str) -> Iterator[None]:
         say(f"bench: WARNING: other processes used {cores:.2f} cores during {name}")
 
 
-def run(args: argparse.Namespace) -> report.Results:
+def run(args: argparse.Namespace) -> Results:
     settings = load({}, {})
-    results = report.Results(
+    results = Results(
         machine=machine.machine(),
         settings={
             "batch_size": settings.batch_size,
@@ -237,7 +240,7 @@ def run(args: argparse.Namespace) -> report.Results:
     return results
 
 
-def _memory(args: argparse.Namespace, results: report.Results, database_url: str) -> None:
+def _memory(args: argparse.Namespace, results: Results, database_url: str) -> None:
     log_dir = Path(args.log_dir)
     for index in range(args.runs):
         result = attempt("memory run", lambda: memory.measure(database_url, args.orders, log_dir))
@@ -248,7 +251,7 @@ def _memory(args: argparse.Namespace, results: report.Results, database_url: str
         results.memory.append(result)
 
 
-def _ingest(args: argparse.Namespace, results: report.Results, databases: list[str]) -> str:
+def _ingest(args: argparse.Namespace, results: Results, databases: list[str]) -> str:
     """The ingest phase; returns a database holding ``args.orders`` orders for the others."""
     timed = "ingest" in args.phases
     topic = kafka_admin.create_topic()
@@ -292,7 +295,7 @@ def _ingest(args: argparse.Namespace, results: report.Results, databases: list[s
     return database_url
 
 
-def _ceiling(args: argparse.Namespace, results: report.Results, batch: int) -> None:
+def _ceiling(args: argparse.Namespace, results: Results, batch: int) -> None:
     say(f"bench: building the rows of {args.orders:,} orders for the raw COPY ceiling")
     rows = prebuilt_rows(args.orders)
     for index in range(args.runs):
@@ -305,7 +308,7 @@ def _ceiling(args: argparse.Namespace, results: report.Results, batch: int) -> N
             results.ceiling.append(ceiling)
 
 
-def _lookup(args: argparse.Namespace, results: report.Results, database_url: str) -> None:
+def _lookup(args: argparse.Namespace, results: Results, database_url: str) -> None:
     log_dir = Path(args.log_dir)
     ids_file = log_dir / "ids.txt"
     body_file = log_dir / "body.json"
@@ -416,11 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.docs:
         write_block(DOCS, START, END, table)
         if results.sweep:
-            report.plot(results, PLOT)
+            plot(results, PLOT)
             say(f"bench: wrote {PLOT.relative_to(ROOT)}")
         if results.scaling:
             scaling_text = "\n".join(
-                [heading, "", *report.machine_lines(results), "", *report.scaling_lines(results)]
+                [heading, "", *report.machine_lines(results), "", *scaling_lines(results)]
             )
             write_block(SCALING_DOCS, SCALING_START, SCALING_END, scaling_text + "\n")
     return 0  # a MISS is a finding to read, not a failure of the command
