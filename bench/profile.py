@@ -27,16 +27,13 @@ from pathlib import Path
 import psycopg
 
 from bench import databases, ingest, kafka_admin, lookup_scenarios, machine, py_spy
+from bench.console import say
 from bench.profile_tables import Profile
 from bench.profiled_processes import profile_consumer, profile_http
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:profile:start -->", "<!-- bench:profile:end -->"
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace, out: Path) -> list[Profile]:
