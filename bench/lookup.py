@@ -16,74 +16,24 @@ ASGI callable (the ceiling of the server) and one minimal Starlette route.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import attrs
-
-from bench.environment import Disturbed, ReferenceProcess, ServiceProcess, children, cpu_seconds
-
-LUA = Path(__file__).resolve().parent / "lookup.lua"
-WRK_THREADS = 1  # the server needs the other core; one wrk thread drives well over 20k req/s
-
-
-@attrs.frozen
-class WrkResult:
-    connections: int
-    target_rate: float | None  # None: closed loop
-    requests: int
-    seconds: float
-    errors: int
-    latency_ms: dict[str, float]  # mean, p50, p90, p99, p99.9, max
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-
-def run_wrk(
-    url: str, ids_file: Path, connections: int, seconds: float, rate: float | None = None
-) -> WrkResult:
-    env = dict(os.environ)
-    env.pop("BENCH_RATE_PER_THREAD", None)
-    if rate:
-        env["BENCH_RATE_PER_THREAD"] = f"{rate / WRK_THREADS:.3f}"
-    args = [
-        "wrk",
-        f"-t{WRK_THREADS}",
-        f"-c{connections}",
-        f"-d{seconds:g}s",
-        "--timeout",
-        "5s",
-        "--latency",
-        "-s",
-        str(LUA),
-        url,
-        "--",
-        str(ids_file),
-    ]
-    out = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    match = re.search(r"^BENCH_JSON (.*)$", out.stdout, re.MULTILINE)
-    if out.returncode != 0 or match is None:
-        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout}")
-    data = json.loads(match.group(1))
-    errors = sum(data["errors"].values())
-    if errors:
-        raise Disturbed(f"{errors} failed requests: {data['errors']}")
-    return WrkResult(
-        connections=connections,
-        target_rate=rate,
-        requests=int(data["requests"]),
-        seconds=data["duration_us"] / 1e6,
-        errors=errors,
-        latency_ms={k: v / 1000 for k, v in data["latency_us"].items()},
-    )
-
+from bench.cpu import children, cpu_seconds
+from bench.environment import Disturbed
+from bench.lookup_scenarios import (
+    ON_GRANIAN,
+    REFERENCE_APPS,
+    Scenario,
+    ScenarioResult,
+    SweepPoint,
+)
+from bench.median import median
+from bench.reference_process import ReferenceProcess
+from bench.service_process import ServiceProcess
+from bench.wrk import WrkResult, run_wrk
 
 _LOOKUPS = re.compile(
     r'^order_service_cache_lookups_total\{[^}]*result="(\w+)"[^}]*\} (\S+)$', re.MULTILINE
@@ -98,57 +48,6 @@ def cache_lookups(url: str) -> dict[str, float]:
     for result, value in _LOOKUPS.findall(text):
         totals[result] = totals.get(result, 0.0) + float(value)
     return totals
-
-
-@attrs.frozen
-class Scenario:
-    name: str
-    settings: dict[str, object]
-    is_hit: bool
-    granian: str | None = None  # run on granian (this executable) rather than uvicorn
-
-
-MEMORY_HIT, MEMCACHED_HIT, REDIS_HIT, MISS = (
-    "memory hit",
-    "memcached hit",
-    "redis hit",
-    "miss (PostgreSQL)",
-)
-BARE_ASGI, MINIMAL_STARLETTE = "reference: bare ASGI", "reference: minimal Starlette"
-REFERENCE_APPS = {BARE_ASGI: "bare_asgi", MINIMAL_STARLETTE: "minimal_starlette"}
-ON_GRANIAN = " on granian"  # suffix of the scenarios run on granian (--granian)
-
-
-def scenarios(ids: int) -> list[Scenario]:
-    """The service's scenarios, default settings but for what each scenario needs."""
-    warm = {"warm_up_orders": ids, "warm_up_timeout": 120}
-    return [
-        Scenario(MEMORY_HIT, {"cache_backend": "memory", **warm}, is_hit=True),
-        Scenario(MEMCACHED_HIT, {"cache_backend": "memcached", **warm}, is_hit=True),
-        Scenario(REDIS_HIT, {"cache_backend": "redis", **warm}, is_hit=True),
-        Scenario(
-            MISS,
-            {"cache_backend": "memory", "cache_max_entries": 1, "negative_ttl": 0},
-            is_hit=False,
-        ),
-    ]
-
-
-@attrs.define
-class ScenarioResult:
-    scenario: str
-    workers: int
-    connections: int
-    runs: list[WrkResult]
-    hit_ratio: float | None  # share of requests answered from the cache (one worker only)
-    server_cores: list[float] = attrs.Factory(list)  # CPU the server used, per run, in cores
-
-
-@attrs.define
-class SweepPoint:
-    scenario: str
-    fraction: float
-    runs: list[WrkResult]
 
 
 def measure(
@@ -272,11 +171,3 @@ def measure_reference(
             say=say,
         )
     return ScenarioResult(label, 1, connections, batch, None, cores)
-
-
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2

@@ -16,7 +16,7 @@ import attrs
 import orjson
 import psycopg
 
-from bench.environment import ServiceProcess
+from bench.service_process import ServiceProcess
 
 
 @attrs.frozen

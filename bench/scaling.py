@@ -27,20 +27,12 @@ from confluent_kafka.admin import AdminClient
 
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.kafka.records import Record
-from bench.environment import (
-    KAFKA,
-    Disturbed,
-    ServiceProcess,
-    backend_pids,
-    cpu_seconds,
-    create_database,
-    create_topic,
-    delete_topic,
-    drop_database,
-    kafka_broker_pid,
-    new_group,
-)
+from bench.cpu import backend_pids, cpu_seconds, kafka_broker_pid
+from bench.databases import create_database, drop_database
+from bench.environment import KAFKA, Disturbed
 from bench.ingest import SEED, stored_orders
+from bench.kafka_admin import create_topic, delete_topic, new_group
+from bench.service_process import ServiceProcess
 from order_tools.fake_orders import messages
 
 PARTITIONS = 6  # divides evenly among 1, 2 and 3 instances
