@@ -6,10 +6,8 @@ of ``ADMIN_URL``, so that runs neither share rows nor leave any behind.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 
@@ -53,12 +51,3 @@ def drop_database(url: str) -> None:
                 if attempt == 9:
                     raise
                 time.sleep(1)
-
-
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    url = create_database()
-    try:
-        yield url
-    finally:
-        drop_database(url)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.console import say
+from bench.environment import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 SCALING_DOCS = ROOT / "docs" / "scaling.md"
 PLOT = ROOT / "docs" / "latency.png"

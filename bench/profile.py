@@ -28,11 +28,11 @@ import psycopg
 
 from bench import databases, ingest, kafka_admin, lookup_scenarios, machine, py_spy
 from bench.console import say
+from bench.docs_blocks import DOCS
+from bench.environment import ROOT
 from bench.profile_tables import Profile
 from bench.profiled_processes import profile_consumer, profile_http
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:profile:start -->", "<!-- bench:profile:end -->"
 
 

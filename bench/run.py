@@ -32,13 +32,13 @@ from bench.docs_blocks import (
     DOCS,
     END,
     PLOT,
-    ROOT,
     SCALING_DOCS,
     SCALING_END,
     SCALING_START,
     START,
     write_block,
 )
+from bench.environment import ROOT
 from bench.latency_plot import plot
 from bench.phases import run_ingest, run_lookup, run_memory, run_scaling, run_visibility
 from bench.report_scaling import scaling_lines
