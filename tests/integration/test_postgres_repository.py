@@ -13,6 +13,7 @@ import pytest
 
 from adapters.postgres.migrations import available_migrations, migrate
 from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
+from adapters.postgres.single_value import KeyQuery
 from order_core import (
     RejectedByRepository,
     RepositoryFailed,
@@ -187,3 +188,17 @@ def test_a_lookup_whose_session_was_killed_is_answered_on_a_new_one(
     assert killed is not None
     assert killed[0] >= 1
     assert repository.get_document("order-1") == numbered(1).document
+
+
+def test_a_prepared_lookup_prepares_again_on_a_session_that_forgot_it(
+    repository: PostgresOrderRepository, clean_database: str
+) -> None:
+    repository.save_many([numbered(1)])
+    query = KeyQuery(b"test_find", b"SELECT document FROM orders WHERE order_uid = $1")
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        assert query.fetch_value(conn, "order-1") == numbered(1).document
+        conn.execute("DEALLOCATE ALL")  # as a pooler or a session reset would
+        assert query.fetch_value(conn, "order-1") == numbered(1).document
+        assert query.fetch_value(conn, "order-2") is None
+    with psycopg.connect(clean_database, autocommit=True) as other:  # prepared there too
+        assert query.fetch_value(other, "order-1") == numbered(1).document

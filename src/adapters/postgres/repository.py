@@ -32,7 +32,7 @@ from adapters.postgres.rows import (
     order_row,
     payment_row,
 )
-from adapters.postgres.single_value import fetch_value
+from adapters.postgres.single_value import KeyQuery
 from order_core.errors import RepositoryUnavailable
 from order_core.ports import EncodedOrder, SavedDocument
 
@@ -45,7 +45,7 @@ PING_TIMEOUT = 1.0
 # blocks the loop (which does not poll meanwhile) for this, not for the lookups' timeout.
 INGEST_POOL_TIMEOUT = 2.0
 # A json column keeps the document's text as sent: these are the stored bytes.
-_FIND_DOCUMENT = b"SELECT document FROM orders WHERE order_uid = $1"
+_FIND_DOCUMENT = KeyQuery(b"find_document", b"SELECT document FROM orders WHERE order_uid = $1")
 _CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     {", ".join(f"{name} {kind}" for name, kind in ORDER_COLUMNS)}
@@ -109,7 +109,7 @@ class PostgresOrderRepository:
     def get_document(self, order_uid: str) -> bytes | None:
         def read() -> bytes | None:
             with self._pool.connection() as conn:
-                return fetch_value(conn, _FIND_DOCUMENT, order_uid)
+                return _FIND_DOCUMENT.fetch_value(conn, order_uid)
 
         return self._run(read, retry=True)
 

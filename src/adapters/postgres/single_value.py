@@ -2,36 +2,70 @@
 
 psycopg's cursor costs about 100 us of Python per query around a round trip that libpq
 makes in 10 to 20 (binding, result objects, row makers), and a lookup miss is nothing but
-that query. ``PGconn.exec_params`` sends it and reads the answer with the GIL released.
+that query. ``PGconn.exec_prepared`` sends it and reads the answer with the GIL released;
+the statement is prepared once per connection (PostgreSQL then skips parsing and planning
+it for every miss), again if the server has forgotten it (a reset session, a pooler).
 Errors are raised as psycopg would raise them, so they are classified by SQLSTATE like
 every other database error (``adapters.postgres.errors``).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+import attrs
 import psycopg
 from psycopg import pq
 
+_UNKNOWN_STATEMENT = b"26000"  # invalid_sql_statement_name: not prepared on this session
 
-def fetch_value(conn: psycopg.Connection[Any], query: bytes, key: str) -> bytes | None:
-    """The first column of the first row of ``query`` with ``$1`` = ``key`` (as text), or
-    None when there is no row or no stored text can equal ``key``."""
-    if "\x00" in key:
-        return None  # PostgreSQL text never holds NUL; libpq would cut the key there
-    try:
-        param = key.encode(conn.info.encoding)
-    except UnicodeEncodeError:
-        return None  # not representable in the database's encoding: stored nowhere
-    pgconn = conn.pgconn
-    result = pgconn.exec_params(query, [param])
-    if result.status != pq.ExecStatus.TUPLES_OK:
-        if pgconn.status == pq.ConnStatus.BAD:
-            # The connection broke mid-query (no SQLSTATE): what psycopg raises for it.
-            message = pq.error_message(result, encoding=conn.info.encoding)
-            raise psycopg.OperationalError(message or "the connection was lost")
-        raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
-    if result.ntuples == 0:
+
+@attrs.frozen
+class KeyQuery:
+    """A query with one text parameter ``$1``, prepared under ``name`` on each connection
+    (a name no other statement of the service uses: psycopg's own are ``_pg3_*``)."""
+
+    name: bytes
+    sql: bytes
+    _prepared_on: weakref.WeakSet[psycopg.Connection[Any]] = attrs.field(
+        factory=weakref.WeakSet, eq=False, repr=False
+    )
+
+    def fetch_value(self, conn: psycopg.Connection[Any], key: str) -> bytes | None:
+        """The first column of the first row with ``$1`` = ``key``, or None when there is
+        no row or no stored text can equal ``key``."""
+        if "\x00" in key:
+            return None  # PostgreSQL text never holds NUL; libpq would cut the key there
+        try:
+            param = key.encode(conn.info.encoding)
+        except UnicodeEncodeError:
+            return None  # not representable in the database's encoding: stored nowhere
+        if conn not in self._prepared_on:
+            self._prepare(conn)
+        result = conn.pgconn.exec_prepared(self.name, [param])
+        if _state(result) == _UNKNOWN_STATEMENT:
+            self._prepare(conn)
+            result = conn.pgconn.exec_prepared(self.name, [param])
+        _check(conn, result, pq.ExecStatus.TUPLES_OK)
+        return result.get_value(0, 0) if result.ntuples else None
+
+    def _prepare(self, conn: psycopg.Connection[Any]) -> None:
+        _check(conn, conn.pgconn.prepare(self.name, self.sql), pq.ExecStatus.COMMAND_OK)
+        self._prepared_on.add(conn)
+
+
+def _state(result: pq.abc.PGresult) -> bytes | None:
+    if result.status != pq.ExecStatus.FATAL_ERROR:
         return None
-    return result.get_value(0, 0)
+    return result.error_field(pq.DiagnosticField.SQLSTATE)
+
+
+def _check(conn: psycopg.Connection[Any], result: pq.abc.PGresult, ok: pq.ExecStatus) -> None:
+    if result.status == ok:
+        return
+    if conn.pgconn.status == pq.ConnStatus.BAD:
+        # The connection broke mid-query (no SQLSTATE): what psycopg raises for it.
+        message = pq.error_message(result, encoding=conn.info.encoding)
+        raise psycopg.OperationalError(message or "the connection was lost")
+    raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
