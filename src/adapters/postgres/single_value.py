@@ -1,8 +1,9 @@
 """One value by one key, straight through libpq: the lookup miss's query.
 
-psycopg's cursor costs about 100 us of Python per query around a round trip that libpq
-makes in 10 to 20 (binding, result objects, row makers), and a lookup miss is nothing but
-that query. ``PGconn.exec_prepared`` sends it and reads the answer with the GIL released;
+A lookup miss is nothing but this query, and psycopg's cursor (binding, result objects,
+row makers) costs more than the round trip: measured here with 16 lookups at once on 10
+threads, 185 to 290 us of client CPU a query through a cursor, 80 to 100 us through
+``PGconn``. ``PGconn.exec_prepared`` sends it and reads the answer with the GIL released;
 the statement is prepared once per connection (PostgreSQL then skips parsing and planning
 it for every miss), again if the server has forgotten it (a reset session, a pooler).
 Errors are raised as psycopg would raise them, so they are classified by SQLSTATE like
