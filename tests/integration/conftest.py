@@ -67,9 +67,10 @@ def topic() -> str:
     return name
 
 
-def service_settings(database_url: str, topic: str, **changes: Any) -> Settings:
-    """Settings as the service would load them, pointed at this test's resources."""
-    overrides = {
+def resource_settings(database_url: str, topic: str) -> dict[str, object]:
+    """The settings that point a service at this test's servers, topic and database (no
+    warm-up: a test's database starts empty)."""
+    return {
         "kafka_bootstrap": KAFKA,
         "kafka_topic": topic,
         "kafka_dlq_topic": f"{topic}.dlq",
@@ -77,7 +78,11 @@ def service_settings(database_url: str, topic: str, **changes: Any) -> Settings:
         "database_url": database_url,
         "memcached_servers": MEMCACHED,
         "redis_url": REDIS,
-        "warm_up_orders": "0",
+        "warm_up_orders": 0,
     }
-    overrides.update({k: str(v) for k, v in changes.items()})
-    return load({}, overrides)
+
+
+def service_settings(database_url: str, topic: str, **changes: Any) -> Settings:
+    """Settings as the service would load them, pointed at this test's resources."""
+    overrides = {**resource_settings(database_url, topic), **changes}
+    return load({}, {k: str(v) for k, v in overrides.items()})

@@ -13,7 +13,7 @@ from typing import IO
 
 from entrypoints.settings import ENV_PREFIX
 from tests.faults.harness.paths import ORDER_SERVICE
-from tests.integration.conftest import KAFKA, MEMCACHED, REDIS
+from tests.integration.conftest import resource_settings
 
 
 def service_env(database_url: str, topic: str, **changes: object) -> dict[str, str]:
@@ -23,14 +23,7 @@ def service_env(database_url: str, topic: str, **changes: object) -> dict[str, s
     so that processes never clash over a port.
     """
     settings: dict[str, object] = {
-        "kafka_bootstrap": KAFKA,
-        "kafka_topic": topic,
-        "kafka_dlq_topic": f"{topic}.dlq",
-        "kafka_group": f"group-{topic}",
-        "database_url": database_url,
-        "memcached_servers": MEMCACHED,
-        "redis_url": REDIS,
-        "warm_up_orders": 0,
+        **resource_settings(database_url, topic),
         "retry_max": 1,
         "batch_size": 500,
         "http_host": "127.0.0.1",
