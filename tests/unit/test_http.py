@@ -3,31 +3,18 @@ no servers needed. Every answer has a defined status and the one JSON error shap
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import jsonschema
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
 from adapters.memory_repository import InMemoryOrderRepository
-from entrypoints.container import Container, build_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load
+from entrypoints.container import Container
 from order_core import Order, encode_order
 from tests.conftest import SAMPLE_ID
 from tests.strategies import orders
-
-
-@pytest.fixture
-def app() -> Iterator[tuple[TestClient, Container]]:
-    container = build_container(
-        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": "t0ken"})
-    )
-    with TestClient(create_app(container)) as client:
-        yield client, container
+from tests.unit.conftest import ADMIN_HEADERS
 
 
 def error_code(response: object) -> str:
@@ -87,9 +74,9 @@ def test_a_miss_with_the_repository_down_is_503_and_hits_still_200(
 def test_admin_needs_the_token(app: tuple[TestClient, Container]) -> None:
     client, _ = app
     assert client.post("/admin/cache/reset").status_code == 401
-    ok = client.post("/admin/cache/reset", headers={"Authorization": "Bearer t0ken"})
+    ok = client.post("/admin/cache/reset", headers=ADMIN_HEADERS)
     assert ok.json() == {"reset": True}
-    bad_limit = client.post("/admin/cache/warm?limit=-1", headers={"Authorization": "Bearer t0ken"})
+    bad_limit = client.post("/admin/cache/warm?limit=-1", headers=ADMIN_HEADERS)
     assert (bad_limit.status_code, error_code(bad_limit)) == (400, "bad_request")
 
 

@@ -3,7 +3,6 @@ orders (GET /orders) and the admin list of dead letters (a fake reader stands in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -23,8 +22,8 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import load
 from order_core import encode_order
 from tests.contracts.repository import BASE
+from tests.unit.conftest import ADMIN_HEADERS
 
-AUTH = {"Authorization": "Bearer t0ken"}
 HOSTILE_REASON = "order_uid: got '<img src=x onerror=\"window.__pwned=1\">'"
 
 
@@ -54,15 +53,6 @@ class FakeReader:
     def latest(self, limit: int) -> list[Any]:
         self.bounds()
         return self.letters[-limit:]
-
-
-@pytest.fixture
-def app() -> Iterator[tuple[TestClient, Container]]:
-    container = build_container(
-        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": "t0ken"})
-    )
-    with TestClient(create_app(container)) as client:
-        yield client, container
 
 
 def save(container: Container, count: int, customer: str = "ann") -> list[str]:
@@ -186,7 +176,7 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
         client.get("/admin/dead-letters", headers={"Authorization": "Bearer nope"}).status_code
         == 401
     )
-    answer = client.get("/admin/dead-letters", params={"limit": 10}, headers=AUTH)
+    answer = client.get("/admin/dead-letters", params={"limit": 10}, headers=ADMIN_HEADERS)
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
@@ -212,19 +202,19 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
 def test_a_bad_dead_letter_limit_is_400(app: tuple[TestClient, Container], limit: str) -> None:
     client, container = app
     container.dead_letter_reader.override(providers.Object(FakeReader(records())))
-    answer = client.get("/admin/dead-letters", params={"limit": limit}, headers=AUTH)
+    answer = client.get("/admin/dead-letters", params={"limit": limit}, headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (400, "bad_request")
 
 
 def test_dead_letters_are_503_while_kafka_is_down(app: tuple[TestClient, Container]) -> None:
     client, container = app
     container.dead_letter_reader.override(providers.Object(FakeReader([], down=True)))
-    answer = client.get("/admin/dead-letters", headers=AUTH)
+    answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (503, "unavailable")
 
 
 def test_dead_letters_are_404_without_an_admin_token() -> None:
     container = build_container(load({}, {"repository": "memory"}))
     with TestClient(create_app(container)) as client:
-        answer = client.get("/admin/dead-letters", headers=AUTH)
+        answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (404, "not_found")
