@@ -3,6 +3,7 @@ every class of database error mapped to its outcome."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from adapters.postgres.migrations import available_migrations, migrate
 from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
 from adapters.postgres.single_value import KeyQuery
 from order_core import (
+    EncodedOrder,
     RejectedByRepository,
     RepositoryFailed,
     RepositoryUnavailable,
@@ -112,17 +114,26 @@ def test_unreachable_database_is_unavailable_within_the_timeout() -> None:
         repository.close()
 
 
+@contextlib.contextmanager
+def migrated_database(options: str = "") -> Iterator[str]:
+    """A migrated database of its own (``options``: of CREATE DATABASE), dropped after."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" {options}'.encode())
+    url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
     """A migrated database of its own, to break on purpose."""
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
-    migrate(url)
-    yield url
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -202,3 +213,72 @@ def test_a_prepared_lookup_prepares_again_on_a_session_that_forgot_it(
         assert query.fetch_value(conn, "order-2") is None
     with psycopg.connect(clean_database, autocommit=True) as other:  # prepared there too
         assert query.fetch_value(other, "order-1") == numbered(1).document
+
+
+def with_text(i: int, text: str) -> EncodedOrder:
+    order = numbered(i).order
+    return encoded(attrs.evolve(order, delivery=attrs.evolve(order.delivery, name=text)))
+
+
+def test_documents_come_back_as_utf8_whatever_the_sessions_default_encoding(
+    scratch_database: str,
+) -> None:
+    db = psycopg.conninfo.conninfo_to_dict(scratch_database)["dbname"]
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{db}" SET client_encoding = LATIN1'.encode())
+    order = with_text(1, "Zoë Ørsted")
+    repository = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
+    try:
+        repository.save_many([order])
+        assert repository.get_document(order.order_uid) == order.document  # byte for byte
+        assert list(repository.recent_documents(10, 10)) == [{order.order_uid: order.document}]
+        listed = repository.customer_documents(order.order.customer_id, limit=10)
+        assert [saved.document for saved in listed] == [order.document]
+    finally:
+        repository.close()
+
+
+def test_an_id_the_databases_encoding_cannot_hold_reads_as_none() -> None:
+    options = "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    with migrated_database(options) as url:
+        repository = PostgresOrderRepository.open(url, pool_size=1, timeout=2)
+        try:
+            repository.save_many([numbered(1)])
+            assert repository.get_document("€uro") is None  # no LATIN1 text holds "€"
+            assert repository.get_document("order-1") == numbered(1).document
+        finally:
+            repository.close()
+
+
+def test_a_prepared_lookup_survives_a_migration_that_changes_the_column_type(
+    scratch_database: str,
+) -> None:
+    # The service's own query reads the document as text; this one reads the column as it
+    # is, so the migration changes its result type under the prepared statement.
+    query = KeyQuery(b"test_find_raw", b"SELECT document FROM orders WHERE order_uid = $1")
+    own = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
+    try:
+        own.save_many([numbered(1)])
+        assert own.get_document("order-1") == numbered(1).document
+        with psycopg.connect(scratch_database, autocommit=True) as conn:
+            assert query.fetch_value(conn, "order-1") == numbered(1).document
+            conn.execute("ALTER TABLE orders ALTER COLUMN document TYPE jsonb")
+            after = query.fetch_value(conn, "order-1")
+        assert after is not None
+        assert orjson.loads(after) == orjson.loads(numbered(1).document)
+        document = own.get_document("order-1")  # its pooled session prepared it before
+        assert document is not None
+        assert orjson.loads(document) == orjson.loads(numbered(1).document)
+    finally:
+        own.close()
+
+
+def test_a_statement_another_client_prepared_on_the_session_is_used(
+    repository: PostgresOrderRepository, clean_database: str
+) -> None:
+    # A pooler in transaction mode shares server sessions between its clients.
+    repository.save_many([numbered(1)])
+    sql = b"SELECT document FROM orders WHERE order_uid = $1"
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.pgconn.prepare(b"test_shared", sql)
+        assert KeyQuery(b"test_shared", sql).fetch_value(conn, "order-1") == numbered(1).document

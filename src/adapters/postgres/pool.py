@@ -30,6 +30,9 @@ def open_pool(
         # the explicit transaction of conn.transaction().
         kwargs={
             "connect_timeout": 3,
+            # Documents go in and out as UTF-8 bytes, whatever the server's or the
+            # environment's (PGCLIENTENCODING) default.
+            "client_encoding": "UTF8",
             "application_name": f"order-service {name}",
             "autocommit": True,
         },

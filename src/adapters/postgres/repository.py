@@ -44,8 +44,11 @@ PING_TIMEOUT = 1.0
 # The consumer's saves wait this long for a connection: while PostgreSQL is down each retry
 # blocks the loop (which does not poll meanwhile) for this, not for the lookups' timeout.
 INGEST_POOL_TIMEOUT = 2.0
-# A json column keeps the document's text as sent: these are the stored bytes.
-_FIND_DOCUMENT = KeyQuery(b"find_document", b"SELECT document FROM orders WHERE order_uid = $1")
+# A json column keeps the document's text as sent: these are the stored bytes. As text,
+# the result's type stays the same whatever a migration makes of the column.
+_FIND_DOCUMENT = KeyQuery(
+    b"order_service_find_document", b"SELECT document::text FROM orders WHERE order_uid = $1"
+)
 _CREATE_STAGING = f"""
 CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} (
     {", ".join(f"{name} {kind}" for name, kind in ORDER_COLUMNS)}
