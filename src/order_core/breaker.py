@@ -47,6 +47,13 @@ class CircuitBreaker:
         """True while calls are being refused (the trial call aside)."""
         return self.state != CLOSED
 
+    def refusing(self) -> bool:
+        """Would ``allow`` refuse a call now? Asks without counting or starting a trial."""
+        with self._lock:
+            if self._state == CLOSED:
+                return False
+            return self._trial_running or self._clock() - self._opened_at < self.reset_after
+
     def allow(self) -> bool:
         """May a call go through now? A refused call is counted as skipped."""
         with self._lock:

@@ -77,6 +77,20 @@ class CacheThenRepository:
             return None  # step 1 has already asked it
         return self._counted(self._cache.read(order_uid))
 
+    def repository_refused(self) -> bool:
+        """Whether step 3 would be refused now (its circuit is open), asked before handing
+        it to a thread: while the store hangs, every thread may be waiting on it."""
+        if self.repository_breaker.refusing():
+            self._telemetry.count("repository_circuit_skipped")
+            return True
+        return False
+
+    def repository_did_not_answer(self, seconds: float) -> RepositoryUnavailable:
+        """Step 3 outlived its caller's patience: open the circuit (a store that hangs
+        costs one wait per trial, not one per miss); the error to raise."""
+        self.repository_breaker.failed()
+        return RepositoryUnavailable(f"the order store did not answer within {seconds:g} s")
+
     def answer_from_repository(self, order_uid: str) -> Answer:
         """Step 3: read the repository (once for concurrent callers) and fill the cache."""
         self._telemetry.count("cache_misses")

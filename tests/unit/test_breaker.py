@@ -40,7 +40,9 @@ def test_a_failure_opens_the_circuit_and_a_trial_closes_it() -> None:
 
 
 @given(st.lists(st.sampled_from(["call_ok", "call_fails", "wait"]), max_size=60))
-def test_a_hanging_dependency_is_tried_at_most_once_per_period(steps: list[str]) -> None:
+def test_a_hanging_dependency_is_tried_at_most_once_per_period_and_refusing_foretells_it(
+    steps: list[str],
+) -> None:
     now = [0.0]
     breaker = CircuitBreaker("cache", reset_after=5, clock=lambda: now[0])
     failing_calls: list[float] = []
@@ -48,7 +50,11 @@ def test_a_hanging_dependency_is_tried_at_most_once_per_period(steps: list[str])
         if step == "wait":
             now[0] += 1
             continue
-        if breaker.allow():
+        refusing = breaker.refusing()
+        assert breaker.refusing() == refusing  # asking changes nothing
+        allowed = breaker.allow()
+        assert allowed == (not refusing)  # it foretells allow()
+        if allowed:
             if step == "call_fails":
                 failing_calls.append(now[0])
                 breaker.failed()

@@ -13,7 +13,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from adapters.tracing import NO_TRACING, Tracing
-from order_core import CacheThenRepository
+from order_core import CacheThenRepository, RepositoryUnavailable
+
+# A miss answers 503 after this long without an answer (the pool's own wait for a
+# connection is as long: either way, the same outcome).
+REPOSITORY_TIMEOUT = 5.0
 
 
 class AsyncLookup:
@@ -23,10 +27,12 @@ class AsyncLookup:
         *,
         cache_threads: int,
         repository_threads: int,
+        repository_timeout: float = REPOSITORY_TIMEOUT,
         tracing: Tracing = NO_TRACING,
     ) -> None:
         self._lookup = lookup
         self._tracing = tracing
+        self._repository_timeout = repository_timeout
         # An executor per step: its threads bound the step's concurrency, and the work
         # queued beyond them waits without holding a thread of the other step. Leaner
         # than anyio's to_thread (measured: its bookkeeping was a fifth of a miss's time).
@@ -47,9 +53,18 @@ class AsyncLookup:
             )
         if answer is None:
             answered_by = "repository"
-            answer = await asyncio.get_running_loop().run_in_executor(
+            if lookup.repository_refused():
+                raise RepositoryUnavailable("the order store is down; not retried for a moment")
+            future = asyncio.get_running_loop().run_in_executor(
                 self._repository_threads, lookup.answer_from_repository, order_uid
             )
+            try:
+                # libpq has no timeout of its own: a server that stops answering (frozen,
+                # or its packets dropped) would hold this request, and the thread, for ever.
+                async with asyncio.timeout(self._repository_timeout):
+                    answer = await future
+            except TimeoutError:
+                raise lookup.repository_did_not_answer(self._repository_timeout) from None
         if started:
             self._tracing.lookup_span(
                 order_uid=order_uid,
