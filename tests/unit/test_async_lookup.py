@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -41,6 +44,13 @@ async def timed_find(lookups: AsyncLookup, order_uid: str) -> tuple[float, bytes
     return time.monotonic() - started, document
 
 
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event
+    loop running in the main thread for the whole session."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, scenario).result()
+
+
 def test_a_store_that_stops_answering_costs_one_timeout_not_one_per_miss() -> None:
     repository = HangingRepository()
     stored, cached = numbered(1), numbered(2)
@@ -72,7 +82,7 @@ def test_a_store_that_stops_answering_costs_one_timeout_not_one_per_miss() -> No
             repository.answering.set()
             lookups.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_refused_miss_does_not_wait_for_a_thread() -> None:
@@ -95,4 +105,4 @@ def test_a_refused_miss_does_not_wait_for_a_thread() -> None:
             repository.answering.set()
             lookups.close()
 
-    asyncio.run(scenario())
+    run(scenario())
