@@ -81,6 +81,7 @@ class CacheThenRepository:
         """Whether step 3 would be refused now (its circuit is open), asked before handing
         it to a thread: while the store hangs, every thread may be waiting on it."""
         if self.repository_breaker.refusing():
+            self._telemetry.count("cache_misses")  # as step 3 would have counted it
             self._telemetry.count("repository_circuit_skipped")
             return True
         return False

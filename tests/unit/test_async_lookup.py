@@ -18,6 +18,7 @@ from adapters.memory_repository import InMemoryOrderRepository
 from entrypoints.http.lookups import AsyncLookup
 from order_core import CacheGateway, CacheThenRepository, CircuitBreaker, RepositoryUnavailable
 from tests.contracts.repository import numbered
+from tests.unit.test_breaker import Counting
 
 TIMEOUT = 0.2
 RESET_AFTER = 0.3
@@ -89,8 +90,12 @@ def test_a_refused_miss_does_not_wait_for_a_thread() -> None:
     # Every repository thread is held by the hung store; a refused miss still answers.
     repository = HangingRepository()
     breaker = CircuitBreaker("repository", reset_after=60)
+    telemetry = Counting()
     lookup = CacheThenRepository(
-        repository, CacheGateway(InMemoryOrderCache(max_entries=10)), repository_breaker=breaker
+        repository,
+        CacheGateway(InMemoryOrderCache(max_entries=10)),
+        telemetry=telemetry,
+        repository_breaker=breaker,
     )
 
     async def scenario() -> None:
@@ -101,6 +106,8 @@ def test_a_refused_miss_does_not_wait_for_a_thread() -> None:
             await timed_find(lookups, "first")  # holds the one thread, opens the circuit
             waits = [(await timed_find(lookups, f"id-{i}"))[0] for i in range(20)]
             assert max(waits) < TIMEOUT / 2
+            assert telemetry.counts["cache_misses"] == 21  # refused or not, each one missed
+            assert telemetry.counts["repository_circuit_skipped"] == 20
         finally:
             repository.answering.set()
             lookups.close()
