@@ -1,29 +1,34 @@
-# The service image: the package and its dependencies, nothing else. One image runs every
-# command (serve, http, consume, migrate, publish): docker-compose.yml and
-# deploy/kubernetes choose the command, and the probes that fit it.
+# The service image: the package and exactly the dependencies uv.lock pins, nothing else.
+# One image runs every command (serve, http, consume, migrate, publish): docker-compose.yml
+# and deploy/kubernetes choose the command, and the probes that fit it.
 FROM python:3.11-slim AS build
+# uv, pinned by the hashes of its wheels (the same file scripts/python-env.sh installs).
+COPY scripts/uv-requirements.txt /tmp/uv-requirements.txt
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --require-hashes \
+      -r /tmp/uv-requirements.txt
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+# Bytecode compiled here (the root file system is read-only at run time); the environment
+# at the path it will have in the final image; never a Python other than the image's.
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/order-service
+# The dependencies alone first, from the lock (hash-checked): a layer that a source change
+# does not rebuild.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-dev --extra server --extra tracing --no-install-project --no-cache
+COPY README.md LICENSE ./
 COPY src ./src
-# The service with its server and tracing extras (the bare package is the core library).
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server,tracing]"
+RUN uv sync --locked --no-dev --extra server --extra tracing --no-editable --no-cache
 
 FROM python:3.11-slim
 # A numeric user and group, so Kubernetes can verify runAsNonRoot without a passwd lookup.
 RUN groupadd --system --gid 10001 orders \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin orders
-COPY --from=build /wheels /wheels
-# pip compiles the bytecode here, as root: at run time nothing is written, so the root
-# file system can be read-only.
-# The wheel built above from this very source: pinned by construction (--no-index).
-# hadolint ignore=DL3013
-RUN wheel="$(ls /wheels/order_service-*.whl)" \
- && pip install --no-cache-dir --no-index --find-links /wheels "${wheel}[server,tracing]" \
- && rm -rf /wheels
+COPY --from=build /opt/order-service /opt/order-service
 USER 10001:10001
 # 8080: HTTP (serve, http); 8081: /healthz, /readyz, /metrics of consume (OPS_PORT).
 EXPOSE 8080 8081
-ENV ORDER_SERVICE_HTTP_HOST=0.0.0.0 \
+ENV PATH=/opt/order-service/bin:$PATH \
+    ORDER_SERVICE_HTTP_HOST=0.0.0.0 \
     ORDER_SERVICE_LOG_FORMAT=json \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

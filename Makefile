@@ -1,5 +1,5 @@
 # Shortcuts; each target is one of the project's scripts.
-.PHONY: run test unit lint bench services-up services-down
+.PHONY: run test unit lint lock bench services-up services-down
 
 run:            ## servers up, migrations, service on :8080
 	scripts/run.sh
@@ -12,6 +12,9 @@ unit:           ## the fast tests only (no servers needed)
 
 lint:
 	scripts/python-env.sh && .venv/bin/ruff check src tests bench scripts && .venv/bin/ruff format --check src tests bench scripts && .venv/bin/mypy && .venv/bin/lint-imports
+
+lock:           ## re-resolve uv.lock to the newest versions pyproject.toml allows; then: make test
+	scripts/python-env.sh --lock
 
 bench:          ## the benchmark suite against the real local servers (BENCH_ARGS=--quick; BENCH_ARGS=profile: py-spy)
 	scripts/bench.sh $(BENCH_ARGS)

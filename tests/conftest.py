@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -16,3 +19,26 @@ SAMPLE_ID = "b563feb7b2b84b6test"
 def sample_bytes() -> bytes:
     """The canonical sample order, exactly as shipped in examples/sample-order.json."""
     return SAMPLE_PATH.read_bytes()
+
+
+# What the tests ran with, at the top of every run's output: the locked libraries whose
+# behaviour the tests pin, and the browser, which comes from Debian rather than the lock.
+REPORTED_LIBRARIES = ("msgspec", "confluent-kafka", "psycopg", "redis", "starlette", "hypothesis")
+
+
+def pytest_report_header() -> list[str]:
+    libraries = ", ".join(f"{name} {metadata.version(name)}" for name in REPORTED_LIBRARIES)
+    return [f"locked libraries: {libraries}", f"browser: {_browser_versions()}"]
+
+
+def _browser_versions() -> str:
+    found = []
+    for program in (os.environ.get("ORDER_SERVICE_CHROMIUM", "/usr/bin/chromium"), "chromedriver"):
+        try:
+            done = subprocess.run(
+                [program, "--version"], capture_output=True, text=True, timeout=30, check=False
+            )
+            found.append(done.stdout.strip() or f"{program}: no version")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            found.append(f"{program}: {type(exc).__name__}")
+    return "; ".join(found)

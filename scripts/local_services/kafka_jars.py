@@ -1,11 +1,15 @@
 """The Kafka broker's jars, resolved once by Maven from Central (scripts/kafka/pom.xml).
 
 They land in <repo>/.cache/kafka/<version>/libs (kept by reset-data); ``.complete`` marks a
-finished resolution. Every org.apache.kafka artifact must be at the one version.
+finished resolution. Every org.apache.kafka artifact must be at the one version, and every jar
+must have the SHA-256 pinned in scripts/kafka/jars-<kafka>-log4j-<log4j>.sha256: a fresh
+machine runs exactly the broker that was tested. Maven also checks Central's own checksums
+(``--strict-checksums``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -17,7 +21,39 @@ from local_services.commands import run
 from local_services.config import Config
 from local_services.output import Fail, log
 
-POM = Path(__file__).resolve().parent.parent / "kafka" / "pom.xml"
+KAFKA_DIR = Path(__file__).resolve().parent.parent / "kafka"
+POM = KAFKA_DIR / "pom.xml"
+
+
+def checksums_file(version: str, log4j: str) -> Path:
+    return KAFKA_DIR / f"jars-{version}-log4j-{log4j}.sha256"
+
+
+def pinned_checksums(text: str) -> dict[str, str]:
+    """{jar name: sha256} from ``sha256sum`` output (comment lines ignored)."""
+    pinned: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, name = line.split(maxsplit=1)
+            pinned[name.lstrip("*")] = digest
+    return pinned
+
+
+def checksum_problem(found: dict[str, str], pinned: dict[str, str]) -> str:
+    """What differs between the resolved jars' digests and the pinned ones ("" if nothing)."""
+    problems = [f"{n} not pinned" for n in sorted(found.keys() - pinned.keys())]
+    problems += [f"{n} missing" for n in sorted(pinned.keys() - found.keys())]
+    problems += [
+        f"{n} has sha256 {found[n][:16]}…, pinned {pinned[n][:16]}…"
+        for n in sorted(found.keys() & pinned.keys())
+        if found[n] != pinned[n]
+    ]
+    return "; ".join(problems)
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def libs_dir(cfg: Config) -> Path:
@@ -67,6 +103,12 @@ def resolve(cfg: Config) -> Path:
     if not shutil.which("mvn"):
         raise Fail("mvn not found (run: scripts/services.sh install kafka)")
     version, log4j = cfg.kafka_version, cfg.log4j_version
+    pins = checksums_file(version, log4j)
+    if not pins.exists():
+        raise Fail(
+            f"no pinned checksums for Kafka {version} with log4j {log4j} ({pins} is missing):"
+            " only pinned versions are installed; see that folder's .sha256 files to add one"
+        )
     tmp, mvn_log = libs.with_name(f"libs.tmp.{os.getpid()}"), libs.parent / "mvn.log"
     libs.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -77,6 +119,7 @@ def resolve(cfg: Config) -> Path:
             "mvn",
             "-q",
             "-B",
+            "--strict-checksums",
             "-f",
             POM,
             f"-Dkafka.version={version}",
@@ -90,13 +133,18 @@ def resolve(cfg: Config) -> Path:
     mvn_log.write_text(mvn.stdout + mvn.stderr)
     names = sorted(p.name for p in tmp.glob("*.jar"))
     problem = f"Maven could not resolve Kafka {version}" if mvn.returncode else ""
-    if problem := problem or jar_problem(names, version, log4j):
+    problem = problem or jar_problem(names, version, log4j)
+    if not problem:
+        found = {p.name: sha256_of(p) for p in tmp.glob("*.jar")}
+        if problem := checksum_problem(found, pinned_checksums(pins.read_text())):
+            problem = f"Kafka jars differ from {pins.name}: {problem}"
+    if problem:
         shutil.rmtree(tmp, ignore_errors=True)
         raise Fail(problem, mvn_log)
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
     when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    marker = f"kafka={version} log4j={log4j} jars={len(names)} resolved={when}\n"
+    marker = f"kafka={version} log4j={log4j} jars={len(names)} sha256=pinned resolved={when}\n"
     (libs / ".complete").write_text(marker)
-    log(f"Kafka jars ready ({len(names)} jars, {time.monotonic() - start:.0f}s)")
+    log(f"Kafka jars ready ({len(names)} jars, each as pinned, {time.monotonic() - start:.0f}s)")
     return libs

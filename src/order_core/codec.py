@@ -47,12 +47,28 @@ def encode_order(order: Order) -> bytes:
 
 
 def _decode_json(raw: bytes) -> object:
-    try:
-        return msgspec.json.decode(raw)
-    except UnicodeDecodeError as exc:
-        reason = f"message is not UTF-8: {exc.reason} at byte {exc.start}"
-    except RecursionError:
-        reason = "message is not JSON this service reads: nested too deeply"
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        reason = f"message is not JSON: {exc}"
+    """The JSON value of a message that is not an order, or InvalidOrder saying why not.
+
+    Each class of reason is decided here, not read off the JSON library's exception: msgspec
+    0.23 began to report invalid UTF-8 as a DecodeError where earlier versions raised
+    UnicodeDecodeError, and a reason must not change with the library's version.
+    """
+    if (bad_byte := _first_invalid_utf8(raw)) is not None:
+        reason = f"message is not UTF-8: invalid byte sequence at byte {bad_byte}"
+    else:
+        try:
+            return msgspec.json.decode(raw)
+        except RecursionError:
+            reason = "message is not JSON this service reads: nested too deeply"
+        except _UNDECODABLE as exc:  # the library's words are detail, not the class
+            reason = f"message is not JSON: {exc}"
     raise InvalidOrder([FieldError("", reason)])
+
+
+def _first_invalid_utf8(raw: bytes) -> int | None:
+    """Offset of the first byte that is not valid UTF-8 (None when it all is)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None

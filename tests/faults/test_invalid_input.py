@@ -39,8 +39,7 @@ def crafted() -> list[tuple[bytes | None, bytes, str]]:
     nul["delivery"] = {**nul["delivery"], "name": "a\u0000b"}  # type: ignore[dict-item]
     return [
         (b"k-empty", b"", "empty"),
-        # Not UTF-8, but its first byte already makes it not JSON, and that is what is said.
-        (None, b"\xff\xfe\xfd not utf-8", "not JSON"),
+        (None, b"\xff\xfe\xfd not utf-8", "not UTF-8"),
         (b"k-latin1", '{"order_uid": "caf\xe9"}'.encode("latin-1"), "not UTF-8"),
         (None, b"{this is not json", "not JSON"),
         (b"k-truncated", orjson.dumps(order())[:-7], "not JSON"),

@@ -387,3 +387,21 @@ def test_spawn_records_the_pid_and_stop_escalates_to_sigkill(tmp_path: Path) -> 
     assert processes.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
     processes.stop_pid("stubborn", pid, timeout=0.5)
     assert not processes.pid_alive(pid)
+
+
+def test_the_pinned_kafka_jars_cover_what_the_broker_needs() -> None:
+    """The committed checksum file pins every jar the broker must have, each once."""
+    pins = kafka_jars.checksums_file("4.1.1", "2.24.3")
+    pinned = kafka_jars.pinned_checksums(pins.read_text())
+    assert kafka_jars.jar_problem(sorted(pinned), "4.1.1", "2.24.3") == ""
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in pinned.values())
+
+
+def test_a_jar_that_differs_from_its_pin_is_refused() -> None:
+    pinned = {"a-1.jar": "1" * 64, "b-1.jar": "2" * 64}
+    assert kafka_jars.checksum_problem(dict(pinned), pinned) == ""
+    changed = {"a-1.jar": "3" * 64, "c-1.jar": "4" * 64}
+    assert kafka_jars.checksum_problem(changed, pinned) == (
+        "c-1.jar not pinned; b-1.jar missing; a-1.jar has sha256 3333333333333333…,"
+        " pinned 1111111111111111…"
+    )

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from order_core import InvalidOrder, Order, decode_order, encode_order
+from order_core import InvalidOrder, Order, codec, decode_order, encode_order
 from order_core.explain import MAX_PROBLEMS, explain
 from order_core.schema import EARLIEST, LATEST, MAX_ITEMS
 from tests.conftest import SAMPLE_ID
@@ -261,7 +261,7 @@ def test_the_fast_decoder_and_the_explanation_always_agree(
     ("raw", "reason"),
     [
         (b"", "empty"),
-        (b"\xff\xfe{}", "not"),
+        (b"\xff\xfe{}", "not UTF-8: invalid byte sequence at byte 0"),
         (b"{not json", "not JSON"),
         (b"[1, 2]", "must be an object, got array"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
@@ -269,4 +269,59 @@ def test_the_fast_decoder_and_the_explanation_always_agree(
 )
 def test_undecodable_messages_say_why(raw: bytes, reason: str) -> None:
     with pytest.raises(InvalidOrder, match=reason):
+        decode_order(raw)
+
+
+@given(orders(), st.data())
+def test_a_message_that_is_not_utf8_says_so_and_where(order: Order, data: st.DataObject) -> None:
+    """Any valid order with a byte sequence UTF-8 forbids spliced in anywhere: the reason is
+    decided by the service, so it is the same whichever JSON library version is installed."""
+    raw = encode_order(order)
+    at = data.draw(st.integers(0, len(raw)), label="at")
+    bad = data.draw(st.sampled_from([b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xe9", b"\x80"]))
+    spliced = raw[:at] + bad + raw[at:]
+    expected_offset = _utf8_error_offset(spliced)
+    with pytest.raises(InvalidOrder) as caught:
+        decode_order(spliced)
+    assert (
+        str(caught.value)
+        == f"message is not UTF-8: invalid byte sequence at byte {expected_offset}"
+    )
+
+
+def _utf8_error_offset(raw: bytes) -> int:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    raise AssertionError("valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    "library_error",
+    [
+        UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte"),  # msgspec < 0.23
+        msgspec.DecodeError("Invalid UTF-8 encoded string"),  # msgspec 0.23
+    ],
+    ids=["UnicodeDecodeError", "DecodeError"],
+)
+def test_the_utf8_reason_does_not_hang_on_the_json_library(
+    monkeypatch: pytest.MonkeyPatch, library_error: Exception
+) -> None:
+    """Whether msgspec raises UnicodeDecodeError (before 0.23) or DecodeError (0.23) for
+    invalid UTF-8, the dead letter's reason is the same."""
+
+    class Decoder:
+        def decode(self, raw: bytes) -> object:
+            raise library_error
+
+    def decode(raw: bytes) -> object:
+        raise library_error
+
+    monkeypatch.setattr(codec, "_DECODER", Decoder())
+    monkeypatch.setattr(msgspec.json, "decode", decode)
+    raw = '{"order_uid": "caf\xe9"}'.encode("latin-1")
+    with pytest.raises(
+        InvalidOrder, match=r"^message is not UTF-8: invalid byte sequence at byte 18$"
+    ):
         decode_order(raw)
