@@ -1,4 +1,11 @@
-"""What the consumer reads off a fetched confluent-kafka message."""
+"""What the consumer reads off a fetched confluent-kafka message.
+
+Every part of a record is input from anyone who can produce to the topic. The key and the
+value are bytes, passed on as they are; the timestamp is any 64-bit integer; the headers are
+read as bytes by ``raw_headers`` (never with ``Message.headers()``, which a header name that
+is not UTF-8 breaks), at most once per message, and only when needed: for a dead letter and
+for tracing. The order in a record's value is stored whatever its headers hold.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from confluent_kafka import KafkaError, Message
 from adapters.kafka.consumer_state import ConsumerFailed
 from adapters.kafka.dead_letters import Source
 from adapters.kafka.offset_ledger import OffsetLedger, Span
+from adapters.kafka.raw_headers import RawHeaders, read_raw_headers
+from adapters.kafka.records import Headers
 from order_core.ingest import IngestResult
 
 log = logging.getLogger("adapters.kafka.order_consumer")
@@ -22,16 +31,31 @@ def position(message: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
-def headers(message: Message) -> tuple[tuple[str, bytes], ...]:
-    raw = message.headers() or []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    return tuple(
-        (name, value.encode() if isinstance(value, str) else value or b"") for name, value in pairs
-    )
+class HeaderCache:
+    """Each message's headers of one batch, read at most once, on first need."""
+
+    def __init__(self, batch: list[Message]) -> None:
+        self._batch = batch
+        self._read: dict[int, RawHeaders] = {}
+
+    def __getitem__(self, index: int) -> RawHeaders:
+        found = self._read.get(index)
+        if found is None:
+            found = self._read[index] = read_raw_headers(self._batch[index])
+            if found.dropped:
+                _, partition, offset = position(self._batch[index])
+                log.warning(
+                    "record header(s) whose name is not UTF-8 ignored",
+                    extra={"partition": partition, "offset": offset, "dropped": found.dropped},
+                )
+        return found
+
+    def all(self) -> list[Headers]:
+        return [self[index].pairs for index in range(len(self._batch))]
 
 
-def source(message: Message) -> Source:
-    """The message as the source of a dead letter."""
+def source(message: Message, read: RawHeaders) -> tuple[Source, str]:
+    """The message as the source of a dead letter, and what to add to its reason."""
     topic, partition, offset = position(message)
     kind, timestamp = message.timestamp()
     return Source(
@@ -41,8 +65,8 @@ def source(message: Message) -> Source:
         timestamp_ms=timestamp if kind else None,
         key=message.key(),
         value=message.value() or b"",
-        headers=headers(message),
-    )
+        headers=read.pairs,
+    ), read.note()
 
 
 def log_outcomes(batch: list[Message], result: IngestResult) -> None:

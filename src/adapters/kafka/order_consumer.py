@@ -35,7 +35,7 @@ from adapters.kafka.consumer_state import (
     ConsumerState,
 )
 from adapters.kafka.dead_letters import DeadLetterPublisher
-from adapters.kafka.messages import headers, log_outcomes, position, source, take
+from adapters.kafka.messages import HeaderCache, log_outcomes, position, source, take
 from adapters.kafka.offset_ledger import OffsetLedger, Span
 from adapters.kafka.publisher import PublishFailed, PublishRefused
 from adapters.kafka.rebalance import GroupOffsets
@@ -59,6 +59,7 @@ class _InFlight:
     batch: list[Message]
     spans: list[Span]
     started_ns: int
+    headers: HeaderCache
 
 
 class OrderConsumer:
@@ -163,7 +164,9 @@ class OrderConsumer:
             return
         if batch:
             result = self._saver.submit(self._ingest.store, prepared)
-            self._in_flight = _InFlight(result, batch, spans, self._tracing.now())
+            self._in_flight = _InFlight(
+                result, batch, spans, self._tracing.now(), HeaderCache(batch)
+            )
         else:
             self._ingest.store(prepared)  # nothing new: an idle moment for the core
 
@@ -174,7 +177,10 @@ class OrderConsumer:
             return
         try:
             result = flight.result.result()
-            letters = [(source(flight.batch[r.index]), r.reason) for r in result.rejected]
+            letters = []
+            for rejected in result.rejected:
+                origin, note = source(flight.batch[rejected.index], flight.headers[rejected.index])
+                letters.append((origin, rejected.reason + note))
             self._dead_letters.send(letters)
         except Exception as exc:
             self._trace(flight, None, exc)
@@ -193,7 +199,7 @@ class OrderConsumer:
             self._tracing.batch_span(
                 topic=self.settings.topic,
                 started_ns=flight.started_ns,
-                headers=(headers(m) for m in flight.batch),
+                headers=flight.headers.all(),
                 size=len(flight.batch),
                 result=result,
                 error=error,

@@ -8,7 +8,8 @@ import uuid
 import attrs
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from adapters.kafka.messages import headers, position
+from adapters.kafka.messages import position
+from adapters.kafka.raw_headers import read_raw_headers
 from adapters.kafka.topics import ensure_topics
 from tests.integration.conftest import KAFKA
 
@@ -58,7 +59,7 @@ def read_topic(topic: str, partitions: int, timeout: float = 60.0) -> dict[tuple
                 records[partition, offset] = Record(
                     message.key(),
                     message.value() or b"",
-                    headers(message),
+                    read_raw_headers(message).pairs,
                     message.timestamp()[1] / 1000,
                 )
                 if offset + 1 >= ends[partition]:
