@@ -11,9 +11,9 @@ the client loaded.
 
 Reading a field of the client's object depends on its C layout. The layout is checked
 against the live object the first time (its size, and that the topic, value and key fields
-hold the objects ``topic()``, ``value()`` and ``key()`` return); if it ever differs (a client upgrade that
-changed it, which ``tests/integration/test_raw_headers.py`` would show first), headers are not
-read at all and every record says so, rather than risk the crash.
+hold the objects ``topic()``, ``value()`` and ``key()`` return); if it ever differs (a
+client upgrade that changed it, which ``tests/integration/test_raw_headers.py`` would show
+first), headers are not read at all and every record says so, rather than risk the crash.
 """
 
 from __future__ import annotations
