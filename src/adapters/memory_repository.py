@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+import msgspec
+
 from order_core.errors import RejectedByRepository, RepositoryUnavailable
-from order_core.ports import EncodedOrder, SavedDocument
+from order_core.ports import EncodedOrder, SavedDocument, SaveResult
+
+
+def same_json(a: bytes, b: bytes) -> bool:
+    """Whether two JSON documents hold the same value (as PostgreSQL's jsonb compares)."""
+    return a == b or msgspec.json.decode(a) == msgspec.json.decode(b)
 
 
 class InMemoryOrderRepository:
@@ -26,23 +34,28 @@ class InMemoryOrderRepository:
         self.available = True
         self.failure: Exception | None = None
         self.refuses: Callable[[EncodedOrder], bool] = lambda _order: False
+        self.refusal_reason: Callable[[EncodedOrder], str] = lambda o: f"refused {o.order_uid}"
         self.saves = 0  # transactions attempted, to count bisection steps
 
-    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
+    def save_many(self, orders: Sequence[EncodedOrder]) -> SaveResult:
         self._check()
         self.saves += 1
-        refused = [o.order_uid for o in orders if self.refuses(o)]
+        refused = [o for o in orders if self.refuses(o)]
         if refused:
-            raise RejectedByRepository(f"refused {refused[0]}")
+            raise RejectedByRepository(self.refusal_reason(refused[0]))
         inserted: set[str] = set()
+        conflicting: dict[str, str] = {}
         with self._lock:
             for encoded in orders:
-                if encoded.order_uid not in self._documents:
+                stored = self._documents.get(encoded.order_uid)
+                if stored is None:
                     self._documents[encoded.order_uid] = encoded.document
                     position = len(self._positions) + 1
                     self._positions[encoded.order_uid] = (position, encoded.order.customer_id)
                     inserted.add(encoded.order_uid)
-        return inserted
+                elif not same_json(stored, encoded.document):
+                    conflicting[encoded.order_uid] = hashlib.sha256(stored).hexdigest()
+        return SaveResult(frozenset(inserted), conflicting)
 
     def get_document(self, order_uid: str) -> bytes | None:
         self._check()

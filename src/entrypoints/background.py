@@ -49,6 +49,7 @@ class ConsumerThread:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.failure: str | None = None
+        self.waiting_for: str | None = None  # why consuming has not started yet
 
     @property
     def state(self) -> ConsumerState | None:
@@ -68,8 +69,10 @@ class ConsumerThread:
                     prepare_topics(self._container.settings())
                     break
                 except (KafkaUnreachable, KafkaException) as exc:
+                    self.waiting_for = f"Kafka not reachable: {exc}"
                     log.warning("Kafka not reachable yet, retrying: %s", exc)
                     self._stopping.wait(2.0)
+            self.waiting_for = None
             if not self._stopping.is_set():
                 self.consumer.run()
         except ConsumerFailed as exc:

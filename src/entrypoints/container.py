@@ -19,6 +19,7 @@ from adapters.memcached_cache import MemcachedOrderCache
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
 from adapters.near_cache import NearCachedOrderCache
+from adapters.postgres.pool import SessionBounds
 from adapters.postgres.repository import PostgresOrderRepository
 from adapters.prometheus_telemetry import (
     MeasuredIngest,
@@ -40,9 +41,19 @@ from order_core import (
 
 
 def _postgres(s: Settings) -> Iterator[PostgresOrderRepository]:
-    repository = PostgresOrderRepository.open(s.database_url, pool_size=s.db_pool_size)
+    repository = PostgresOrderRepository.open(
+        s.database_url, pool_size=s.db_pool_size, bounds=_session_bounds(s)
+    )
     yield repository
     repository.close()
+
+
+def _session_bounds(s: Settings) -> SessionBounds:
+    return SessionBounds(
+        statement_timeout=s.db_statement_timeout,
+        lock_timeout=s.db_lock_timeout,
+        tcp_timeout=s.db_tcp_timeout,
+    )
 
 
 def _memory_cache(s: Settings) -> InMemoryOrderCache:
@@ -96,6 +107,10 @@ def _consumer_settings(s: Settings) -> ConsumerSettings:
         batch_size=s.batch_size,
         retry_max=s.retry_max,
         client_config=s.kafka_client_config(),
+        batch_max_bytes=s.batch_max_bytes,
+        # After the repository's own deadline, so that the watchdog ends the save first.
+        save_timeout=_session_bounds(s).save_deadline + 5.0,
+        shutdown_timeout=s.shutdown_timeout,
     )
 
 

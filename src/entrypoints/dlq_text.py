@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-from adapters.kafka.dead_letter_entry import DeadLetter
+from adapters.kafka.dead_letter_entry import DeadLetter, utc_time
 
 REASON_WIDTH = 100
 
@@ -31,7 +30,9 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 def when(ms: int | None, *, precise: bool = False) -> str:
     if ms is None:
         return "-"
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    moment = utc_time(ms)
+    if moment is None:
+        return f"{ms} ms (not a date)"
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
     return f"{text}.{ms % 1000:03d} UTC" if precise else text
 

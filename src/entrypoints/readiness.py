@@ -24,17 +24,29 @@ class Report:
         return {"ready": self.ok, "checks": self.checks}
 
 
-def consumer_check(consumer: ConsumerThread | None, max_retry: float) -> str | None:
-    """The consumer's status line, or None when this process has no consumer."""
+def consumer_check(consumer: ConsumerThread | None, max_stall: float) -> str | None:
+    """The consumer's status line ("ok" when ready), or None when this process has none.
+
+    Progress, not reachability: whatever the cause (a save blocked on a lock, a database
+    that does not answer, retries, a frozen thread), work that waits longer than
+    ``max_stall`` with no batch completed makes the consumer not ready.
+    """
     if consumer is None:
         return None
     if consumer.failure is not None:
         return f"stopped: {consumer.failure}"
-    state = consumer.state
-    if state is not None and max_retry and state.retrying_for() > max_retry:
-        return f"retrying one batch for {state.retrying_for():.0f}s (limit {max_retry:.0f}s)"
     if consumer.consumer is not None and not consumer.alive:
         return "stopped"
+    state = consumer.state
+    if state is None or not state.running:
+        waiting = f" ({consumer.waiting_for})" if consumer.waiting_for else ""
+        return f"not started yet{waiting}"
+    stalled = state.stalled_for()
+    if max_stall and stalled > max_stall:
+        why = f": {state.last_error}" if state.last_error else ": a save has not returned"
+        return (
+            f"no batch completed for {stalled:.0f}s while work waits (limit {max_stall:.0f}s){why}"
+        )
     return "ok"
 
 
@@ -59,7 +71,7 @@ def readiness(container: Container, consumer: ConsumerThread | None) -> Report:
     except CacheUnavailable as exc:
         # Not fatal for lookups (they fall back to the repository), but worth showing.
         checks["cache"] = f"degraded: {exc}"
-    consumer_status = consumer_check(consumer, container.settings().ready_max_retry)
+    consumer_status = consumer_check(consumer, container.settings().ready_max_stall)
     if consumer_status is not None:
         checks["consumer"] = consumer_status
     ok = checks["repository"] == "ok" and checks.get("consumer", "ok") == "ok"

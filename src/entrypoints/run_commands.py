@@ -17,6 +17,7 @@ from entrypoints.background import ConsumerThread, kafka_ready
 from entrypoints.command_errors import ConsumerStopped, Unreachable
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from entrypoints.http.bounded_protocol import BoundedHttpToolsProtocol
 from entrypoints.ops_server import start_ops_server
 from entrypoints.process import tune_for_service
 from entrypoints.readiness import liveness, readiness
@@ -24,6 +25,8 @@ from entrypoints.settings import ENV_PREFIX, Settings
 from order_core import RepositoryFailed, RepositoryUnavailable
 
 log = logging.getLogger("order-service")
+# What leaving the group may take after the batch in hand: a commit and a close.
+SHUTDOWN_MARGIN = 10.0
 
 
 def run_migrate(settings: Settings) -> int:
@@ -50,19 +53,25 @@ def run_http(settings: Settings, overrides: dict[str, str | None]) -> int:
     return _uvicorn(settings, overrides, run_consumer=False)
 
 
-def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consumer: bool) -> int:
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that re-raise end the
-    # process with status 0, as a finished shutdown should.
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
-    common: dict[str, Any] = {
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How the service runs uvicorn (tests run it the same way)."""
+    return {
         "host": settings.http_host,
         "port": settings.http_port,
         "access_log": False,
         "log_config": None,
         "timeout_graceful_shutdown": 10,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with the request head bounded (16 KiB).
+        "http": BoundedHttpToolsProtocol,
     }
+
+
+def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consumer: bool) -> int:
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: let that re-raise end the
+    # process with status 0, as a finished shutdown should.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    common = uvicorn_options(settings)
     if settings.http_workers == 1:
         app = create_app(build_container(settings), run_consumer=run_consumer)
         tune_for_service()
@@ -101,15 +110,25 @@ def run_consume(settings: Settings) -> int:
             ready=lambda: readiness(container, worker),
         )
 
+    stopping_since: list[float] = []
+
     def stop(signum: int, _frame: object) -> None:
         log.info("signal %s: finishing the batch in hand, then leaving the group", signum)
+        stopping_since.append(time.monotonic())
         worker.stop(timeout=0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     worker.start()
+    # The batch in hand gets shutdown_timeout, then committing and leaving the group get
+    # the rest: whatever the database or the broker does, the process ends by then.
+    bound = settings.shutdown_timeout + SHUTDOWN_MARGIN
     try:
         while worker.alive:
+            if stopping_since and time.monotonic() - stopping_since[0] > bound:
+                log.error("shutdown did not finish within %.0fs: exiting anyway", bound)
+                logging.shutdown()
+                os._exit(1)
             time.sleep(0.2)
     finally:
         container.shutdown_resources()

@@ -47,6 +47,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError("must be more than zero")
+    return value
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in options:
@@ -121,12 +128,20 @@ class Settings:
         "", _valid_properties, "any other librdkafka properties: 'key=value;key=value'", secret=True
     )
     batch_size: int = setting(500, _positive_int, "messages per consumer batch")
+    batch_max_bytes: int = setting(
+        16 * 1024 * 1024, _positive_int, "consumer batch: most bytes of keys and values"
+    )
     max_message_bytes: int = setting(
         DEFAULT_MAX_MESSAGE_BYTES, _positive_int, "larger messages are dead-lettered"
     )
     retry_max: float = setting(15.0, _non_negative_float, "cap of the retry backoff, seconds")
-    ready_max_retry: float = setting(
-        60.0, _non_negative_float, "/readyz fails once one batch is retried this long, s"
+    ready_max_stall: float = setting(
+        60.0,
+        _non_negative_float,
+        "/readyz fails once work waits and no batch completed for this long, s (0: never)",
+    )
+    shutdown_timeout: float = setting(
+        10.0, _positive_float, "on SIGTERM, most seconds the batch in hand may take"
     )
     repository: str = setting("postgres", _choice("postgres", "memory"), "order store")
     database_url: str = setting(
@@ -136,6 +151,13 @@ class Settings:
         secret=True,
     )
     db_pool_size: int = setting(10, _positive_int, "PostgreSQL connections for lookups")
+    db_statement_timeout: float = setting(
+        30.0, _positive_float, "a save's statement_timeout, s (abandoned 5 s later)"
+    )
+    db_lock_timeout: float = setting(10.0, _positive_float, "a save's lock_timeout, s")
+    db_tcp_timeout: float = setting(
+        15.0, _positive_float, "a silent PostgreSQL peer is given up after this, s"
+    )
     cache_backend: str = setting("memory", _choice("memory", "memcached", "redis"), "cache backend")
     cache_max_entries: int = setting(100_000, _positive_int, "memory cache: most entries")
     cache_max_bytes: int = setting(256 * 1024 * 1024, _positive_int, "memory cache: most bytes")

@@ -33,6 +33,7 @@ from order_core.ports import (
     OrderCache,
     OrderRepository,
     SavedDocument,
+    SaveResult,
     Telemetry,
 )
 from order_core.schema import MAX_ORDER_UID_LENGTH
@@ -64,6 +65,7 @@ __all__ = [
     "RejectedByRepository",
     "RepositoryFailed",
     "RepositoryUnavailable",
+    "SaveResult",
     "SaveThenCache",
     "SavedDocument",
     "Telemetry",

@@ -1,24 +1,32 @@
 """Save-then-cache: turn a batch of raw messages into saved, cached orders.
 
 Every message ends in exactly one of three outcomes: saved (new), already stored (a
-replay or a repeat of a saved order_uid), or rejected with a reason (invalid, or refused
-by the store). The repository's errors that are not about one order propagate.
+replay, or a repeat of a saved order with the same document), or rejected with a reason:
+invalid, refused by the store, or a *conflict* (a different document under an order_uid
+already stored: the stored one is kept, and the message is set aside saying so, with the
+SHA-256 of both documents). The repository's errors that are not about one order propagate.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import attrs
 
 from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
-from order_core.errors import FieldError, InvalidOrder, RejectedByRepository
+from order_core.errors import FieldError, InvalidOrder, RejectedByRepository, RepositoryFailed
 from order_core.model import Order
 from order_core.ports import EncodedOrder, NoTelemetry, OrderRepository, Telemetry
 
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
 MAX_REASON_CHARS = 2_000  # a dead-letter reason stays small whatever the message holds
+CONFLICT = "conflict"  # the first word of a conflict's reason: its class
+# A batch at least this large whose every order the store refuses for one and the same
+# reason is taken as the store's fault (a rule of the database that no order can meet),
+# not as that many bad orders: the consumer stops and says so instead of dead-lettering.
+UNANIMOUS_REFUSAL_MIN_ORDERS = 8
 
 
 @attrs.frozen
@@ -92,18 +100,21 @@ class SaveThenCache:
             return IngestResult(frozenset(), 0, ())
         rejected = list(batch.rejected)
         copies = {uid: list(runs) for uid, runs in batch.copies.items()}
-        inserted, stored = self._save_rounds(batch.first, copies, rejected)
+        inserted, stored, conflicting = self._save_rounds(batch.first, copies, rejected)
         # Only after the commit: the cache never holds an order the repository lacks.
         self._cache.store(
             {uid: stored[uid].document for uid in inserted},
             stale=[uid for uid in stored if uid not in inserted],
         )
+        conflicts = _set_aside_conflicts(copies, stored, conflicting)
+        rejected.extend(conflicts)
         accepted = sorted((index, uid) for uid, runs in copies.items() for index, _ in runs)
         already_stored = len(accepted) - len(inserted)
         rejected.sort(key=lambda r: r.index)
         self._telemetry.count("orders_saved", len(inserted))
         self._telemetry.count("orders_already_stored", already_stored)
-        self._telemetry.count("orders_rejected", len(rejected))
+        self._telemetry.count("orders_conflicting", len(conflicts))
+        self._telemetry.count("orders_rejected", len(rejected) - len(conflicts))
         return IngestResult(frozenset(inserted), already_stored, tuple(rejected), tuple(accepted))
 
     def _save_rounds(
@@ -111,15 +122,23 @@ class SaveThenCache:
         first: list[EncodedOrder],
         copies: dict[str, list[tuple[int, Order]]],
         rejected: list[Rejected],
-    ) -> tuple[set[str], dict[str, EncodedOrder]]:
+    ) -> tuple[set[str], dict[str, EncodedOrder], dict[str, str]]:
         """Save the first copy of each order_uid; if the store refuses one, its next copy
-        (if any) gets its turn in the next round: the first copy the store takes wins."""
+        (if any) gets its turn in the next round: the first copy the store takes wins.
+        Returns what was inserted, what is stored, and the SHA-256 of the stored document
+        of each order_uid found stored with a different one."""
         inserted: set[str] = set()
         stored: dict[str, EncodedOrder] = {}
+        conflicting: dict[str, str] = {}
         batch = first
+        first_round = True
         while batch:
-            saved, refused = self._save_isolating(batch)
+            saved, refused, differing = self._save_isolating(batch)
+            if first_round:
+                _unless_unanimous(batch, refused)
+                first_round = False
             inserted |= saved
+            conflicting.update(differing)
             pending = []
             for encoded in batch:
                 uid = encoded.order_uid
@@ -133,28 +152,81 @@ class SaveThenCache:
                 else:
                     del copies[uid]
             batch = [EncodedOrder(o, encode_order(o)) for o in (copies[u][0][1] for u in pending)]
-        return inserted, stored
+        return inserted, stored, conflicting
 
-    def _save_isolating(self, batch: list[EncodedOrder]) -> tuple[set[str], dict[str, str]]:
+    def _save_isolating(
+        self, batch: list[EncodedOrder]
+    ) -> tuple[set[str], dict[str, str], dict[str, str]]:
         """Save the batch; when the store refuses it, bisect to find the orders it refuses.
+        Returns (inserted, refused with the store's reason, conflicting with the stored
+        document's SHA-256).
 
         k refused orders in n cost O(k log n) transactions, not n.
         """
         try:
-            return self._repository.save_many(batch), {}
+            result = self._repository.save_many(batch)
+            return set(result.inserted), {}, dict(result.conflicting)
         except RejectedByRepository as exc:
             if len(batch) == 1:
-                return set(), {batch[0].order_uid: str(exc)}
+                return set(), {batch[0].order_uid: str(exc)}, {}
         middle = len(batch) // 2
-        saved, refused = self._save_isolating(batch[:middle])
-        more_saved, more_refused = self._save_isolating(batch[middle:])
-        return saved | more_saved, refused | more_refused
+        saved, refused, conflicting = self._save_isolating(batch[:middle])
+        more_saved, more_refused, more_conflicting = self._save_isolating(batch[middle:])
+        return saved | more_saved, refused | more_refused, conflicting | more_conflicting
 
     def _parse(self, raw: bytes) -> Order:
         if len(raw) > self._max_message_bytes:
             reason = f"message is {len(raw)} bytes, over the limit of {self._max_message_bytes}"
             raise InvalidOrder([FieldError("", reason)])
         return decode_order(raw)
+
+
+def _unless_unanimous(batch: list[EncodedOrder], refused: dict[str, str]) -> None:
+    """Raise RepositoryFailed when a batch large enough was refused whole, for one reason."""
+    if len(batch) >= UNANIMOUS_REFUSAL_MIN_ORDERS and len(refused) == len(batch):
+        reasons = set(refused.values())
+        if len(reasons) == 1:
+            raise RepositoryFailed(
+                f"the store refused all {len(batch)} orders of a batch for the same reason,"
+                f" which is its own rule, not their data: {reasons.pop()}"
+            )
+
+
+def _set_aside_conflicts(
+    copies: dict[str, list[tuple[int, Order]]],
+    stored: dict[str, EncodedOrder],
+    conflicting: dict[str, str],
+) -> list[Rejected]:
+    """Take out of ``copies`` every message whose document differs from the stored one of
+    its order_uid; return them as conflicts. Later copies in the batch are held to what is
+    stored: the copy saved now, or the document stored before."""
+    conflicts: list[Rejected] = []
+    for uid, runs in copies.items():
+        if uid not in stored:
+            continue
+        kept_digest = conflicting.get(uid) or _digest(stored[uid].document)
+        first_document = stored[uid].document
+        same: list[tuple[int, Order]] = []
+        for position, (index, order) in enumerate(runs):
+            document = first_document if position == 0 else encode_order(order)
+            digest = _digest(document)
+            if digest == kept_digest:
+                same.append((index, order))
+            else:
+                conflicts.append(Rejected(index, _conflict_reason(uid, kept_digest, digest)))
+        runs[:] = same
+    return conflicts
+
+
+def _conflict_reason(order_uid: str, stored: str, this: str) -> str:
+    return (
+        f"{CONFLICT}: order {order_uid} is already stored with a different document"
+        f" (stored sha256 {stored}, this message's {this}); the stored one is kept"
+    )
+
+
+def _digest(document: bytes) -> str:
+    return hashlib.sha256(document).hexdigest()
 
 
 def _capped(reason: str) -> str:

@@ -28,6 +28,16 @@ class EncodedOrder:
 
 
 @attrs.frozen
+class SaveResult:
+    """What a batch save did: the orders it inserted, and those it found already stored
+    with a different document (a conflict: the stored one is kept), each with the SHA-256
+    (hex) of the stored document. An order stored with the same document is in neither."""
+
+    inserted: frozenset[str]
+    conflicting: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
 class SavedDocument:
     """A stored order's document and its position: a number unique over all orders that
     grows with the save order (a later save has a higher position; at least 1)."""
@@ -46,8 +56,9 @@ class OrderRepository(Protocol):
     nothing.
     """
 
-    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
-        """Save a batch in one transaction and return the order_uids newly inserted.
+    def save_many(self, orders: Sequence[EncodedOrder]) -> SaveResult:
+        """Save a batch in one transaction: the order_uids newly inserted, and those
+        already stored with a different document (compared as JSON values).
 
         Idempotent: an order_uid that is already stored is left as it was, neither
         duplicated nor an error. When this returns, the batch is durable.

@@ -5,13 +5,22 @@ The including module provides a ``repository`` fixture: an empty repository.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import attrs
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from order_core import EncodedOrder, Order, OrderRepository, decode_order, encode_order
+from order_core import (
+    EncodedOrder,
+    Order,
+    OrderRepository,
+    SaveResult,
+    decode_order,
+    encode_order,
+)
 from tests.conftest import SAMPLE_PATH
 from tests.strategies import orders
 
@@ -27,7 +36,7 @@ def numbered(i: int, prefix: str = "order-") -> EncodedOrder:
 
 
 def test_a_batch_is_saved_and_returns_the_new_ids(repository: OrderRepository) -> None:
-    assert repository.save_many([numbered(i) for i in range(3)]) == {
+    assert repository.save_many([numbered(i) for i in range(3)]).inserted == {
         "order-0",
         "order-1",
         "order-2",
@@ -38,20 +47,35 @@ def test_a_batch_is_saved_and_returns_the_new_ids(repository: OrderRepository) -
 
 def test_saving_again_neither_duplicates_nor_fails(repository: OrderRepository) -> None:
     repository.save_many([numbered(i) for i in range(3)])
-    assert repository.save_many([numbered(i) for i in range(2, 5)]) == {"order-3", "order-4"}
-    assert repository.save_many([numbered(0)]) == set()
+    again = repository.save_many([numbered(i) for i in range(2, 5)])
+    assert again == SaveResult(frozenset({"order-3", "order-4"}))
+    assert repository.save_many([numbered(0)]) == SaveResult(frozenset())
 
 
-def test_the_first_stored_copy_stays(repository: OrderRepository) -> None:
+def test_the_first_stored_copy_stays_and_another_document_is_a_conflict(
+    repository: OrderRepository,
+) -> None:
     first = numbered(1)
     other = encoded(attrs.evolve(first.order, track_number="OTHER"))
     repository.save_many([first])
-    assert repository.save_many([other]) == set()
+    result = repository.save_many([other, numbered(2)])
+    assert result.inserted == {"order-2"}
+    assert result.conflicting == {"order-1": hashlib.sha256(first.document).hexdigest()}
+    assert repository.get_document("order-1") == first.document
+
+
+def test_the_same_value_in_another_spelling_is_no_conflict(repository: OrderRepository) -> None:
+    first = numbered(1)
+    repository.save_many([first])
+    spaced = EncodedOrder(
+        first.order, orjson.dumps(orjson.loads(first.document), option=orjson.OPT_INDENT_2)
+    )
+    assert repository.save_many([spaced]) == SaveResult(frozenset())
     assert repository.get_document("order-1") == first.document
 
 
 def test_an_empty_batch_saves_nothing(repository: OrderRepository) -> None:
-    assert repository.save_many([]) == set()
+    assert repository.save_many([]) == SaveResult(frozenset())
 
 
 def test_an_unknown_id_is_none(repository: OrderRepository) -> None:

@@ -3,8 +3,9 @@
 - A database that refuses for good (the service's role loses its INSERT privilege): a
   ``consume`` process exits 1 with one clear line; under ``serve`` the consumer stops,
   /readyz and /healthz answer 503 with the reason, and lookups still answer.
-- A consumer retrying one batch longer than ``ready_max_retry`` (PostgreSQL stopped): its
-  /readyz answers 503 with the retry as the reason, and 200 again once it has recovered;
+- A consumer whose work waits with no batch completed longer than ``ready_max_stall``
+  (PostgreSQL stopped): its /readyz answers 503 with the retry's error as the reason, and
+  200 again once it has recovered;
   its metrics show it retrying, and the time of its last commit standing still.
 
 Each run is audited like the others once the fault is mended.
@@ -37,7 +38,7 @@ from tests.faults.harness.workload import Workload
 
 pytestmark = pytest.mark.faults
 
-READY_MAX_RETRY = 3.0
+READY_MAX_STALL = 3.0
 RETRYING = "order_service_consumer_retrying"
 RETRY_SECONDS = "order_service_consumer_retry_seconds"
 LAST_COMMIT = "order_service_consumer_last_commit_timestamp_seconds"
@@ -164,7 +165,7 @@ def test_readiness_fails_while_one_batch_is_retried_too_long_and_recovers(
     half = len(workload.pairs) // 2
     ops_port = free_port()
     env = service_env(
-        clean_database, topic, ops_port=ops_port, ready_max_retry=READY_MAX_RETRY, retry_max=1
+        clean_database, topic, ops_port=ops_port, ready_max_stall=READY_MAX_STALL, retry_max=1
     )
     probe = KafkaProbe(topic, group, partitions)
     ops = httpx.Client(base_url=f"http://127.0.0.1:{ops_port}", timeout=15)
@@ -199,9 +200,9 @@ def test_readiness_fails_while_one_batch_is_retried_too_long_and_recovers(
             wait_until(lambda: metric(metrics(), RETRYING) == 1, 30, "retrying", [consumer])
             last_commit = metric(metrics(), LAST_COMMIT)
             wait_until(
-                lambda: metric(metrics(), RETRY_SECONDS) > READY_MAX_RETRY + 1,
+                lambda: metric(metrics(), RETRY_SECONDS) > READY_MAX_STALL + 1,
                 30,
-                f"one batch retried for over {READY_MAX_RETRY:.0f} s",
+                f"one batch retried for over {READY_MAX_STALL:.0f} s",
                 [consumer],
             )
             not_ready, readyz_down_s = timed_readyz()
@@ -237,12 +238,13 @@ def test_readiness_fails_while_one_batch_is_retried_too_long_and_recovers(
     # During: not ready, and the consumer's check says it has retried one batch too long;
     # alive all the same (waiting is not a reason to restart); the last commit stands still.
     assert not_ready.status_code == 503
-    assert consumer_check.startswith("retrying one batch for "), consumer_check
-    assert consumer_check.endswith(f"(limit {READY_MAX_RETRY:.0f}s)"), consumer_check
+    assert consumer_check.startswith("no batch completed for "), consumer_check
+    assert f"while work waits (limit {READY_MAX_STALL:.0f}s): " in consumer_check, consumer_check
+    assert "PostgreSQL unavailable" in consumer_check, consumer_check
     assert not_ready.json()["checks"]["repository"].startswith("unavailable")
     assert health_down.status_code == 200
     assert metric(text_down, RETRYING) == 1
-    assert metric(text_down, RETRY_SECONDS) > READY_MAX_RETRY
+    assert metric(text_down, RETRY_SECONDS) > READY_MAX_STALL
     assert metric(text_down, LAST_COMMIT) == last_commit
     assert last_commit < back
     # After: ready, not retrying, and committing again.

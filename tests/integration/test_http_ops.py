@@ -85,8 +85,9 @@ def test_metrics_parse_and_count_what_happened(
 def test_health_and_readiness(service: tuple[TestClient, Container]) -> None:
     client, _ = service
     assert client.get("/healthz").json() == {"status": "ok"}
+    # Ready once the consumer runs (until then /readyz says it has not started yet).
+    wait_for(lambda: client.get("/readyz").status_code == 200, what="ready")
     ready = client.get("/readyz")
-    assert ready.status_code == 200
     assert ready.json()["checks"] == {"repository": "ok", "cache": "ok", "consumer": "ok"}
 
 

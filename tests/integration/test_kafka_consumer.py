@@ -18,7 +18,7 @@ from adapters.kafka.records import Record
 from adapters.memory_cache import InMemoryOrderCache
 from adapters.postgres.repository import PostgresOrderRepository
 from adapters.tracing import NO_TRACING, Tracing, tracing_from_environment
-from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveThenCache
+from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveResult, SaveThenCache
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
 from tests.integration.conftest import KAFKA
@@ -46,7 +46,7 @@ class WatchedRepository:
         self.calls = 0
         self.committed_during_saves: list[dict[int, int]] = []
 
-    def save_many(self, orders: Sequence[EncodedOrder]) -> set[str]:
+    def save_many(self, orders: Sequence[EncodedOrder]) -> SaveResult:
         self.calls += 1
         self.committed_during_saves.append(committed_offsets(self.topic, self.group))
         if self.calls <= self.failures:

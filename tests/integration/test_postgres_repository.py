@@ -33,7 +33,7 @@ def test_sample_is_saved_in_normalized_tables(
     repository: PostgresOrderRepository, clean_database: str, sample_bytes: bytes
 ) -> None:
     order = decode_order(sample_bytes)
-    assert repository.save_many([encoded(order)]) == {order.order_uid}
+    assert repository.save_many([encoded(order)]).inserted == {order.order_uid}
     with psycopg.connect(clean_database) as conn:
         row = conn.execute(
             "SELECT o.track_number, d.city, p.amount, i.brand, i.position, o.date_created"
@@ -149,6 +149,22 @@ def scratch_database() -> Iterator[str]:
         ("DROP TABLE items", RepositoryFailed, "42P01"),
         # A missing privilege (the owner may revoke its own): no retry mends it either.
         ("REVOKE INSERT ON orders FROM CURRENT_USER", RepositoryFailed, "42501"),
+        # A migration that added a NOT NULL column before the code knew it: not the order's.
+        ("ALTER TABLE orders ADD COLUMN region_code text NOT NULL", RepositoryFailed, "23502"),
+        # A column whose type drifted: the binary rows no longer fit it, whatever the order.
+        ("ALTER TABLE items ALTER COLUMN price TYPE integer", RepositoryFailed, "22P03"),
+        ("ALTER TABLE orders ALTER COLUMN entry TYPE varchar(2)", RepositoryFailed, "22001"),
+        # An operator's rule over an order's own value: this order's data, set aside.
+        (
+            "ALTER TABLE payments ADD CONSTRAINT currency_known CHECK (currency IN ('EUR'))",
+            RejectedByRepository,
+            "23514",
+        ),
+        (
+            "CREATE UNIQUE INDEX one_payment ON payments (transaction) WHERE transaction = 'x'",
+            RepositoryFailed,  # nothing to refuse: the sample's transaction is another
+            "",
+        ),
     ],
 )
 def test_each_class_of_database_error_has_its_outcome(
@@ -159,8 +175,33 @@ def test_each_class_of_database_error_has_its_outcome(
         conn.execute(breakage.format(db=f'"{db}"').encode())
     repository = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
     try:
-        with pytest.raises(outcome, match=sqlstate):
+        if not sqlstate:  # the breakage refuses nothing of this order
+            assert repository.save_many([numbered(1, prefix=uuid.uuid4().hex)]).inserted
+            return
+        with pytest.raises(outcome, match=sqlstate) as raised:
             repository.save_many([numbered(1, prefix=uuid.uuid4().hex)])
+        if outcome is RepositoryFailed and sqlstate[:2] in ("22", "23"):
+            assert "not this order's data" in str(raised.value)
+    finally:
+        repository.close()
+
+
+def test_a_sequence_set_behind_the_stored_rows_stops_ingestion_not_an_order(
+    scratch_database: str,
+) -> None:
+    """Finding: after a restore or a logical-replication cut-over, ``orders.seq`` may be
+    behind the stored rows; every new order then collides on ``orders_seq_key``. That is
+    the database's fault: the save fails for good (the consumer stops and says why), it
+    does not dead-letter good orders."""
+    repository = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
+    try:
+        repository.save_many([numbered(i, prefix="before-") for i in range(3)])
+        with psycopg.connect(scratch_database, autocommit=True) as conn:
+            conn.execute("SELECT setval(pg_get_serial_sequence('orders', 'seq'), 1, false)")
+        with pytest.raises(RepositoryFailed, match="orders_seq_key") as raised:
+            repository.save_many([numbered(1, prefix="after-")])
+        assert "23505" in str(raised.value)
+        assert "covers seq, which no order fills" in str(raised.value)
     finally:
         repository.close()
 
@@ -238,12 +279,23 @@ def test_documents_come_back_as_utf8_whatever_the_sessions_default_encoding(
         repository.close()
 
 
-def test_an_id_the_databases_encoding_cannot_hold_reads_as_none() -> None:
+def test_a_database_whose_encoding_is_not_utf8_is_read_but_never_written() -> None:
+    """Ingest refuses it for good (the database's fault, not any order's: it would refuse or
+    alter every order with a character it cannot hold); lookups still answer, and an id it
+    cannot hold reads as absent."""
     options = "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
     with migrated_database(options) as url:
+        with psycopg.connect(url, autocommit=True) as conn:  # stored by another writer
+            conn.execute(
+                "INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature,"
+                " customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard,"
+                " document) VALUES ('order-1', '', '', '', '', '', '', '', 0, now(), '', %s)",
+                (numbered(1).document.decode(),),
+            )
         repository = PostgresOrderRepository.open(url, pool_size=1, timeout=2)
         try:
-            repository.save_many([numbered(1)])
+            with pytest.raises(RepositoryFailed, match="encoding is LATIN1, not UTF8"):
+                repository.save_many([numbered(2)])
             assert repository.get_document("€uro") is None  # no LATIN1 text holds "€"
             assert repository.get_document("order-1") == numbered(1).document
         finally:

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kafka.dead_letter_entry import CannotReplayStub, entry, replay_record
+from adapters.kafka.dead_letter_entry import CannotReplayStub, entry, replay_record, utc_time
 from adapters.kafka.dead_letters import REPLAY_OF, Source, cap_reason, dead_letter, stub
 from entrypoints import dlq_text
 from entrypoints.dlq_commands import since
+from entrypoints.http.dead_letters import described
 
 headers = st.lists(
     st.tuples(st.text("abcxyz-", min_size=1, max_size=8), st.binary(max_size=20)), max_size=3
@@ -24,7 +25,7 @@ sources = st.builds(
     topic=st.text("abcdefgh.-", min_size=1, max_size=20),
     partition=st.integers(0, 1000),
     offset=st.integers(0, 2**40),
-    timestamp_ms=st.none() | st.integers(0, 2**42),
+    timestamp_ms=st.none() | st.integers(0, 2**42) | st.integers(-(2**63), 2**63 - 1),
     key=st.none() | st.binary(max_size=40),
     value=st.binary(max_size=3000),
     headers=headers,
@@ -156,3 +157,23 @@ def test_since_takes_a_duration_or_an_iso_time() -> None:
     for bad in ("yesterday", "2x", "-2h", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             since(bad)
+
+
+@given(sources, st.integers(-(2**63), 2**63 - 1) | st.none())
+def test_any_timestamp_is_shown_never_an_error(source: Source, written: int | None) -> None:
+    """A record's timestamp is whatever its producer wrote (any 64-bit value): every view of
+    its dead letter shows it, as a date when it is one."""
+    letter = entry(3, written, *attrs.astuple(dead_letter(source, "not JSON")))
+    shown = dlq_text.details(letter, "orders.dlq")
+    assert dlq_text.listing([letter])
+    view = described(letter)
+    assert view["source"]["written_at"] == _iso(source.timestamp_ms)
+    assert view["dead_lettered_at"] == _iso(written)
+    for ms in (written, source.timestamp_ms):
+        if ms is not None and utc_time(ms) is None:
+            assert f"{ms} ms (not a date)" in shown
+
+
+def _iso(ms: int | None) -> str | None:
+    moment = utc_time(ms)
+    return None if moment is None else moment.isoformat(timespec="milliseconds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ from order_core import (
     encode_order,
 )
 from order_core.cache_gateway import ABSENT
+from order_core.ingest import UNANIMOUS_REFUSAL_MIN_ORDERS
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
 from tests.strategies import orders
 
@@ -99,15 +101,79 @@ def test_a_repeated_order_is_stored_once(sample_bytes: bytes) -> None:
     assert len(service.repository) == 1
 
 
-def test_a_repeat_with_other_content_does_not_replace_the_stored_order(sample_bytes: bytes) -> None:
+@given(
+    first=orders(),
+    second=orders(),
+    same_batch=st.booleans(),
+    repeats=st.integers(0, 2),
+)
+@settings(max_examples=100)
+def test_a_different_document_under_a_stored_id_is_a_conflict_never_silent(
+    first: Order, second: Order, same_batch: bool, repeats: int
+) -> None:
+    """Exact repeats are no-ops; any other document under the same order_uid is set aside
+    as a conflict naming both documents' SHA-256, in the same batch or a later one."""
+    other = attrs.evolve(second, order_uid=first.order_uid)
     service = Service()
-    service.ingest([sample_bytes])
+    messages = [message(first)] * (1 + repeats) + [message(other)]
+    if same_batch:
+        results = [service.ingest(messages)]
+    else:
+        results = [service.ingest(messages[:-1]), service.ingest(messages[-1:])]
+    rejected = [r for result in results for r in result.rejected]
+    assert service.repository.get_document(first.order_uid) == message(first)
+    assert sum(r.already_stored for r in results) == repeats + (other == first)
+    if message(other) == message(first):
+        assert rejected == []
+        return
+    (conflict,) = rejected
+    assert conflict.index == len(messages) - 1 - (0 if same_batch else len(messages) - 1)
+    assert conflict.reason == (
+        f"conflict: order {first.order_uid} is already stored with a different document"
+        f" (stored sha256 {hashlib.sha256(message(first)).hexdigest()},"
+        f" this message's {hashlib.sha256(message(other)).hexdigest()}); the stored one is kept"
+    )
+    assert service.lookup.get(first.order_uid) == first
+
+
+def test_conflicts_are_counted_apart_from_invalid_messages(sample_bytes: bytes) -> None:
+    counts: dict[str, int] = {}
+
+    class Counting:
+        def count(self, event: str, amount: int = 1) -> None:
+            counts[event] = counts.get(event, 0) + amount
+
+        def gauge(self, name: str, value: float) -> None:
+            return None
+
+    repository = InMemoryOrderRepository()
+    ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()), Counting())
     changed = orjson.loads(sample_bytes)
     changed["track_number"] = "CHANGED"
-    service.ingest([orjson.dumps(changed)])
-    found = service.lookup.get(SAMPLE_ID)
-    assert found is not None
-    assert found.track_number == "WBILMTESTTRACK"
+    ingest([sample_bytes])
+    ingest([orjson.dumps(changed), b"junk", sample_bytes])
+    assert counts == {
+        "orders_saved": 1,
+        "orders_already_stored": 1,
+        "orders_conflicting": 1,
+        "orders_rejected": 1,
+    }
+
+
+def test_a_large_batch_refused_whole_for_one_reason_stops_ingestion() -> None:
+    """Every order refused with one and the same reason: the store's rule, not their data
+    (a CHECK no order meets, say): the consumer must stop, not dead-letter them all."""
+    repository = InMemoryOrderRepository()
+    repository.refuses = lambda _o: True
+    repository.refusal_reason = lambda _o: "check constraint currency_known"
+    ingest = SaveThenCache(repository, CacheGateway(InMemoryOrderCache()))
+    batch = [encode_order(_sample_like(i)) for i in range(UNANIMOUS_REFUSAL_MIN_ORDERS)]
+    with pytest.raises(RepositoryFailed, match="refused all 8 orders of a batch for the same"):
+        ingest(batch)
+    # Fewer orders, or reasons that differ: each refused order is set aside as before.
+    assert len(ingest(batch[:-1]).rejected) == UNANIMOUS_REFUSAL_MIN_ORDERS - 1
+    repository.refusal_reason = lambda o: f"refused {o.order_uid}"
+    assert len(ingest(batch).rejected) == UNANIMOUS_REFUSAL_MIN_ORDERS
 
 
 def test_repository_down_means_nothing_saved_and_the_error_propagates(sample_bytes: bytes) -> None:

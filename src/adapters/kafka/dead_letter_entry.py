@@ -9,6 +9,8 @@ can be followed from offset to offset.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import attrs
 import orjson
 
@@ -55,6 +57,17 @@ class DeadLetter:
         except (orjson.JSONDecodeError, AttributeError):
             return None
         return size if isinstance(size, int) else None
+
+
+def utc_time(ms: int | None) -> datetime | None:
+    """A Kafka timestamp (milliseconds since the epoch) as a time, None when there is none
+    or it is outside what a datetime holds (a producer may write any 64-bit value)."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _int(value: bytes | None) -> int | None:

@@ -86,15 +86,30 @@ def log_outcomes(batch: list[Message], result: IngestResult) -> None:
             )
 
 
-def take(messages: list[Message], ledger: OffsetLedger) -> tuple[list[Message], list[Span]]:
-    """The fetched records the ledger says are ours, and their spans; error events are
-    logged, or stop the consumer when librdkafka calls them fatal."""
+def take(
+    messages: list[Message], ledger: OffsetLedger, max_bytes: int | None = None
+) -> tuple[list[Message], list[Span], dict[tuple[str, int], int]]:
+    """The fetched records the ledger says are ours, and their spans, up to ``max_bytes``
+    of keys and values (at least one record); and, per partition, the offset to fetch again
+    from for the records left over (seek there). Error events are logged, or stop the
+    consumer when librdkafka calls them fatal."""
     runs: dict[tuple[str, int], list[Message]] = {}
+    left_over: dict[tuple[str, int], int] = {}
+    weight = taken = 0
     for message in messages:
         error = message.error()
         if error is None:
-            topic, partition, _ = position(message)
-            runs.setdefault((topic, partition), []).append(message)
+            topic, partition, offset = position(message)
+            key = (topic, partition)
+            if key in left_over:
+                continue
+            size = len(message.value() or b"") + len(message.key() or b"")
+            if max_bytes is not None and taken and weight + size > max_bytes:
+                left_over[key] = offset
+                continue
+            weight += size
+            taken += 1
+            runs.setdefault(key, []).append(message)
         elif error.code() != KafkaError._PARTITION_EOF:
             if error.fatal():
                 raise ConsumerFailed(f"Kafka: {error.str()}")
@@ -106,4 +121,4 @@ def take(messages: list[Message], ledger: OffsetLedger) -> tuple[list[Message], 
         if span is not None:
             spans.append(span)
             batch.extend(run)
-    return batch, spans
+    return batch, spans, left_over

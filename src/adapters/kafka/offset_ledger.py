@@ -123,6 +123,10 @@ class OffsetLedger:
             state.runs.clear()
         return positions
 
+    def pending(self) -> bool:
+        """Whether any fetched run of an assigned partition is not done yet."""
+        return any(not run.done for state in self._partitions.values() for run in state.runs)
+
     def to_commit(self) -> dict[TopicPartition, int]:
         """Offsets that may be committed now, beyond what is committed."""
         result: dict[TopicPartition, int] = {}

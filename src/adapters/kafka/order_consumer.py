@@ -8,11 +8,12 @@ For every batch, in this order:
 Step 2 of one batch runs in a saver thread while the loop fetches and prepares the next,
 so the database and Python work at the same time; one batch at most is in flight.
 
-Every failure has one outcome. *Transient* (the database or the broker is unavailable):
-nothing more is committed; every partition is rewound to its first message not done and
-paused, and the loop keeps polling (so it stays in the group) while it backs off, then
-reads and tries again. *Fatal* (the database refuses in a way waiting cannot mend, the
-broker refuses our credentials or a dead letter for good): the loop commits what is done
+Every failure has one outcome. *Transient* (the database or the broker is unavailable, or
+a save did not return within ``save_timeout``: it is abandoned): nothing more is committed;
+every partition is rewound to its first message not done and paused, and the loop keeps
+polling (so it stays in the group) while it backs off, then reads and tries again.
+*Fatal* (the database refuses in a way waiting cannot mend, the broker refuses our
+credentials or a dead letter for good): the loop commits what is done
 and stops with ConsumerFailed, which the process reports (readiness, exit code).
 """
 
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import attrs
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -87,6 +89,7 @@ class OrderConsumer:
         self._in_flight: _InFlight | None = None
         self._deferred: Exception | None = None  # a failure met inside a callback
         self._saver = ThreadPoolExecutor(1, thread_name_prefix="order-saver")
+        self._jitter = random.Random()  # of its own: the process's generator is not ours
         config: dict[str, object] = {
             "bootstrap.servers": settings.bootstrap_servers,
             "group.id": settings.group_id,
@@ -132,10 +135,10 @@ class OrderConsumer:
         finally:
             self.state.running = False
             self._report(self.state)
-            self._settle()
+            self._settle(self.settings.shutdown_timeout)
             offsets.commit()
             self._consumer.close()  # leaves the group at once, no session timeout wait
-            self._saver.shutdown()
+            self._saver.shutdown(wait=False)  # an abandoned save must not hold the exit
             log.info("consumer closed")
 
     def stop(self) -> None:
@@ -152,10 +155,12 @@ class OrderConsumer:
         messages = self._consumer.consume(
             num_messages=self.settings.batch_size, timeout=self.settings.poll_timeout
         )
-        batch, spans = take(messages, self.ledger)
+        batch, spans, left_over = take(messages, self.ledger, self.settings.batch_max_bytes)
+        for (topic, partition), offset in left_over.items():  # over the byte bound: later
+            self._seek(TopicPartition(topic, partition, offset))
         prepared = self._ingest.prepare([m.value() or b"" for m in batch])  # overlaps the save
         try:
-            self._finish()
+            self._finish(self.settings.save_timeout)
             if self._deferred is not None:
                 failure, self._deferred = self._deferred, None
                 raise failure
@@ -167,16 +172,20 @@ class OrderConsumer:
             self._in_flight = _InFlight(
                 result, batch, spans, self._tracing.now(), HeaderCache(batch)
             )
+            self.state.working()
         else:
             self._ingest.store(prepared)  # nothing new: an idle moment for the core
+            if not self.ledger.pending():
+                self.state.caught_up()
 
-    def _finish(self) -> None:
-        """Wait for the batch in flight, dead-letter what it rejected, mark it done."""
+    def _finish(self, timeout: float) -> None:
+        """Wait for the batch in flight (at most ``timeout``), dead-letter what it rejected,
+        mark it done."""
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return
         try:
-            result = flight.result.result()
+            result = self._outcome(flight, timeout)
             letters = []
             for rejected in result.rejected:
                 origin, note = source(flight.batch[rejected.index], flight.headers[rejected.index])
@@ -205,20 +214,32 @@ class OrderConsumer:
                 error=error,
             )
 
-    def _settle(self) -> None:
+    def _outcome(self, flight: _InFlight, timeout: float) -> IngestResult:
+        try:
+            return flight.result.result(timeout=timeout)
+        except FutureTimeout:
+            # The saver thread is stuck in the database (the repository's watchdog ends
+            # it); the next save gets a thread of its own. Nothing of this batch is done.
+            self._saver.shutdown(wait=False)
+            self._saver = ThreadPoolExecutor(1, thread_name_prefix="order-saver")
+            raise RepositoryUnavailable(
+                f"a save did not return within {timeout:.0f}s: abandoned"
+            ) from None
+
+    def _settle(self, timeout: float | None = None) -> None:
         """Finish the batch in flight now (before a handover or at the end); a failure is
         kept for the loop, which rewinds and retries."""
         try:
-            self._finish()
+            self._finish(self.settings.save_timeout if timeout is None else timeout)
         except (*TRANSIENT, *FATAL) as exc:  # never raised into librdkafka's callback
             self._deferred = exc
 
     def _retry_later(self, exc: Exception) -> None:
         """Rewind what is not done, then wait with fetching paused, still polling so that
         the group keeps us; a rebalance meanwhile is handled by the callbacks."""
-        attempts = self.state.batch_failed()
+        attempts = self.state.batch_failed(str(exc))
         backoff = self.settings.retry_initial * 2 ** min(attempts - 1, 16)
-        delay = min(backoff, self.settings.retry_max) * random.uniform(0.8, 1.2)
+        delay = min(backoff, self.settings.retry_max) * self._jitter.uniform(0.8, 1.2)
         log.warning("batch not done, retrying in %.1fs: %s", delay, exc)
         self._consumer.pause(self._consumer.assignment())
         for (topic, partition), offset in self.ledger.rewind().items():

@@ -14,7 +14,12 @@ DeliveryReport = Callable[[KafkaError | None, Message], None]
 
 
 class PublishFailed(RuntimeError):
-    """Some records were not acknowledged for now (broker down, timeout): send them again."""
+    """Some records were not acknowledged for now (broker down, timeout): send them again.
+    ``delivered`` holds the indexes of those that were."""
+
+    def __init__(self, reason: str, delivered: frozenset[int] = frozenset()) -> None:
+        self.delivered = delivered
+        super().__init__(reason)
 
 
 class PublishRefused(RuntimeError):
@@ -66,11 +71,16 @@ class KafkaPublisher:
         """
         refused: dict[int, KafkaError] = {}
         failed: list[KafkaError] = []
+        acknowledged: set[int] = set()
 
         def delivered(index: int) -> DeliveryReport:
             def report(err: KafkaError | None, _msg: Message) -> None:
-                if err is not None:
-                    (failed.append(err) if is_transient(err) else refused.__setitem__(index, err))
+                if err is None:
+                    acknowledged.add(index)
+                elif is_transient(err):
+                    failed.append(err)
+                else:
+                    refused[index] = err
 
             return report
 
@@ -82,7 +92,9 @@ class KafkaPublisher:
         remaining = self._flush(self._flush_timeout if timeout is None else timeout)
         if remaining or failed:
             first = f" (first error: {failed[0].str()})" if failed else ""
-            raise PublishFailed(f"{remaining} unacknowledged, {len(failed)} failed{first}")
+            raise PublishFailed(
+                f"{remaining} unacknowledged, {len(failed)} failed{first}", frozenset(acknowledged)
+            )
         if refused:
             raise PublishRefused(refused)
         return sent - len(refused)

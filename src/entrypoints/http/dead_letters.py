@@ -7,14 +7,13 @@ Replaying stays a command-line action (``order-service dlq replay``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.kafka.dead_letter_entry import DeadLetter
+from adapters.kafka.dead_letter_entry import DeadLetter, utc_time
 from adapters.kafka.dead_letter_reader import DeadLetterReader, DeadLettersUnavailable
 from entrypoints.http.admin_auth import denied
 from entrypoints.http.errors import error_response
@@ -24,9 +23,8 @@ MAX_LIMIT = 1000
 
 
 def _time(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    moment = utc_time(ms)
+    return None if moment is None else moment.isoformat(timespec="milliseconds")
 
 
 def described(letter: DeadLetter) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""The request head is bounded: the service's own uvicorn options, on a real socket."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import attrs
+import orjson
+import pytest
+import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.http.bounded_protocol import MAX_HEAD_BYTES
+from entrypoints.run_commands import uvicorn_options
+from entrypoints.settings import load
+
+# The head of a GET /readyz without the padding header: request line, Host, the padding
+# header's name and separators, and the blank line.
+_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n"
+_FIXED = len(_REQUEST) - 2
+
+
+@attrs.frozen
+class Server:
+    port: int
+
+    def exchange(self, raw: bytes, *, read_until_close: bool = False) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            # Refused before it was all sent: what is wanted for a huge head.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(raw)
+            chunks = []
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if not read_until_close and b"\r\n\r\n" in b"".join(chunks):
+                    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                    if len(body) >= length:
+                        break
+            return b"".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    service = load({}, {"repository": "memory", "cache_backend": "memory"})
+    options = {**uvicorn_options(service), "host": "127.0.0.1", "port": 0}
+    config = uvicorn.Config(create_app(build_container(service)), **options)
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    yield Server(port)
+    running.should_exit = True
+    thread.join(10)
+
+
+def _status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+@given(st.integers(0, 3 * MAX_HEAD_BYTES))
+@settings(max_examples=40, deadline=None)
+def test_a_head_within_the_bound_is_answered_and_one_over_it_is_431(
+    server: Server, padding: int
+) -> None:
+    response = server.exchange(_REQUEST % (b"a" * padding))
+    head_bytes = _FIXED + padding
+    if head_bytes <= MAX_HEAD_BYTES:
+        assert _status(response) == 200
+    else:
+        assert _status(response) == 431
+        body = orjson.loads(response.partition(b"\r\n\r\n")[2])
+        assert body["error"]["code"] == "request_header_fields_too_large"
+
+
+def test_a_huge_header_is_refused_without_being_read(server: Server) -> None:
+    started = time.monotonic()
+    response = server.exchange(_REQUEST % (b"a" * 64 * 1024 * 1024), read_until_close=True)
+    assert _status(response) == 431
+    assert time.monotonic() - started < 10
+
+
+def test_pipelined_requests_are_each_within_the_bound(server: Server) -> None:
+    count = 1000  # 1,000 small requests in one send: far over the bound together
+    raw = (_REQUEST % b"p") * count
+    assert len(raw) > 2 * MAX_HEAD_BYTES
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(raw)
+        received = b""
+        while received.count(b"HTTP/1.1 200") < count:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {received.count(b'HTTP/1.1 200')} answers"
+            received += chunk
+    assert b"431" not in received
