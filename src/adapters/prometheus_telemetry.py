@@ -30,7 +30,7 @@ CACHE_ERRORS = Counter(
 )
 ORDERS = Counter(
     "order_service_orders_total",
-    "Messages handled by outcome (saved, already_stored, rejected)",
+    "Messages handled by outcome (saved, already_stored, conflicting, rejected)",
     ["outcome"],
 )
 REPOSITORY_READS = Counter(
@@ -112,7 +112,7 @@ class PrometheusTelemetry:
         }
         self._counters["cache_errors"] = CACHE_ERRORS.labels(cache_backend)
         self._counters["repository_reads"] = REPOSITORY_READS
-        for outcome in ("saved", "already_stored", "rejected"):
+        for outcome in ("saved", "already_stored", "conflicting", "rejected"):
             self._counters[f"orders_{outcome}"] = ORDERS.labels(outcome)
         self._gauges = {}
         for dependency in ("cache", "repository"):

@@ -322,8 +322,16 @@ def test_a_consumer_frozen_inside_its_transaction_does_not_block_the_next_owner(
             os.kill(first.process.proc.pid, signal.SIGCONT)
         first.process.stop(signal.SIGTERM, timeout=60)
         first.close()
+    # The frozen consumer may have dead-lettered messages whose offsets it had not committed
+    # yet: the next owner reads them again (at least once, as after a crash).
     result = audit(
-        clean_database, topic, f"group-{topic}", PARTITIONS, publishing.published, commits
+        clean_database,
+        topic,
+        f"group-{topic}",
+        PARTITIONS,
+        publishing.published,
+        commits,
+        allow_dlq_duplicates=True,
     )
     figures.record(
         **result.figures(),

@@ -11,6 +11,8 @@ import attrs
 import orjson
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.postgres.migrations import available_migrations, migrate
 from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
@@ -334,3 +336,67 @@ def test_a_statement_another_client_prepared_on_the_session_is_used(
     with psycopg.connect(clean_database, autocommit=True) as conn:
         conn.pgconn.prepare(b"test_shared", sql)
         assert KeyQuery(b"test_shared", sql).fetch_value(conn, "order-1") == numbered(1).document
+
+
+_BARE_ORDER = (
+    "INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature,"
+    " customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard, document)"
+    " VALUES (%(uid)s, '', '', '', '', 'pager', '', '', 0, now(), '', %(doc)s)"
+)
+
+
+def _bare(uid: str) -> dict[str, str]:
+    return {"uid": uid, "doc": orjson.dumps({"order_uid": uid}).decode()}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    plan=st.lists(st.sampled_from(["insert", "commit", "page"]), min_size=1, max_size=25),
+    before=st.integers(0, 6),
+    page_size=st.integers(1, 3),
+)
+def test_pages_never_repeat_or_skip_what_was_stored_before_the_first_page(
+    clean_database: str, plan: list[str], before: int, page_size: int
+) -> None:
+    """Several writers: a row's seq is taken at insert, seen at commit, so commits come out
+    of seq order. A reader paging a customer's orders meanwhile sees every order committed
+    before its first page exactly once, and never any order twice."""
+    with psycopg.connect(clean_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM orders WHERE customer_id = 'pager'")
+        for i in range(before):
+            conn.execute(_BARE_ORDER, _bare(f"pager-old-{i}"))
+    repository = PostgresOrderRepository.open(clean_database, pool_size=1, timeout=2)
+    writers: list[psycopg.Connection[tuple[object, ...]]] = []
+    seen: list[bytes] = []
+    try:
+        at_start = {d.document for d in repository.customer_documents("pager", 1000)}
+        cursor: int | None = None
+        done = False
+        for number, step in enumerate(plan):
+            if step == "insert":
+                writer = psycopg.connect(clean_database)
+                writer.execute(_BARE_ORDER, _bare(f"pager-new-{number}"))
+                writers.append(writer)
+            elif step == "commit" and writers:
+                writers.pop(0).commit()  # the oldest open one: out of seq order over time
+            elif step == "page" and not done:
+                page = repository.customer_documents("pager", page_size, before=cursor)
+                seen += [d.document for d in page]
+                if len(page) < page_size:
+                    done = True
+                elif page:
+                    cursor = page[-1].position
+        while not done:
+            page = repository.customer_documents("pager", page_size, before=cursor)
+            seen += [d.document for d in page]
+            done = len(page) < page_size
+            cursor = page[-1].position if page else cursor
+    finally:
+        for writer in writers:
+            writer.rollback()
+            writer.close()
+        repository.close()
+    assert len(seen) == len(set(seen)), "an order was listed twice"
+    assert at_start <= set(seen), "an order stored before the first page was skipped"

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 
 import pytest
-from confluent_kafka import Message
+from confluent_kafka import Message, TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kafka.consumer_state import ConsumerState
+from adapters.kafka.consumer_state import ConsumerSettings, ConsumerState
 from adapters.kafka.dead_letters import DeadLetterPublisher, Source
 from adapters.kafka.messages import take
 from adapters.kafka.offset_ledger import OffsetLedger
+from adapters.kafka.order_consumer import OrderConsumer
 from adapters.kafka.publisher import PublishFailed
 from adapters.kafka.records import Record
 from entrypoints.readiness import consumer_check
@@ -135,3 +136,24 @@ def test_a_retried_batch_sends_each_dead_letter_once(delivered: int) -> None:
     assert publisher.send(letters) == 5  # the retry: every letter is accounted for
     offsets = [int(dict(r.headers)["dlq.offset"]) for r in topic.stored]
     assert sorted(offsets) == list(range(5))  # each once
+
+
+def test_a_retry_whose_partitions_were_taken_away_no_longer_holds_readiness() -> None:
+    """Finding: "retrying one batch" stayed the reason after that batch's partitions were
+    revoked during the wait. Once every partition of the retry is gone and nothing else
+    waits, the consumer is caught up."""
+    settings = ConsumerSettings(
+        bootstrap_servers="127.0.0.1:1", topic=TOPIC, group_id="g", batch_size=10, retry_max=1
+    )
+    consumer = OrderConsumer(settings, None, None)  # type: ignore[arg-type]
+    consumer.state.running = True
+    consumer.state.batch_failed("PostgreSQL unavailable: connection refused")
+    consumer.state.last_progress_at -= 120
+    consumer._retrying.update({(TOPIC, 0), (TOPIC, 1)})
+    thread = _thread(consumer.state)
+    assert consumer_check(thread, 60).startswith("no batch completed for 120s")  # type: ignore[arg-type, union-attr]
+    consumer._released([TopicPartition(TOPIC, 0)])
+    assert consumer.state.stalled_for() >= 120  # partition 1 still waits
+    consumer._released([TopicPartition(TOPIC, 1)])
+    assert consumer_check(thread, 60) == "ok"  # type: ignore[arg-type]
+    assert consumer.state.retrying_since is None

@@ -85,11 +85,14 @@ class OrderConsumer:
         self._ingest = ingest
         self._dead_letters = dead_letters
         self._stop = threading.Event()
+        self._stopped_at: float | None = None
         self._fatal: str | None = None
         self._in_flight: _InFlight | None = None
         self._deferred: Exception | None = None  # a failure met inside a callback
         self._saver = ThreadPoolExecutor(1, thread_name_prefix="order-saver")
         self._jitter = random.Random()  # of its own: the process's generator is not ours
+        # The partitions of the batch being retried: while any is still ours, work waits.
+        self._retrying: set[tuple[str, int]] = set()
         config: dict[str, object] = {
             "bootstrap.servers": settings.bootstrap_servers,
             "group.id": settings.group_id,
@@ -102,6 +105,8 @@ class OrderConsumer:
             "session.timeout.ms": settings.session_timeout_ms,
             "max.poll.interval.ms": settings.max_poll_interval_ms,
             "fetch.wait.max.ms": 100,
+            # Prefetched messages are memory too: at most two batches' worth.
+            "queued.max.messages.kbytes": max(1024, 2 * settings.batch_max_bytes // 1024),
             "error_cb": self._on_error,
             "logger": LIBRDKAFKA_LOG,
         }
@@ -120,8 +125,8 @@ class OrderConsumer:
         self._consumer.subscribe(
             [self.settings.topic],
             on_assign=offsets.on_assign,
-            on_revoke=offsets.on_revoke,
-            on_lost=offsets.on_lost,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         self.state.running = True
         log.info("consuming %s as group %s", self.settings.topic, self.settings.group_id)
@@ -142,7 +147,10 @@ class OrderConsumer:
             log.info("consumer closed")
 
     def stop(self) -> None:
-        """Ask the loop to stop after the batch in hand (safe from signal handlers)."""
+        """Ask the loop to stop after the batch in hand, which gets ``shutdown_timeout``
+        (safe from signal handlers)."""
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
         self._stop.set()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -175,7 +183,7 @@ class OrderConsumer:
             self.state.working()
         else:
             self._ingest.store(prepared)  # nothing new: an idle moment for the core
-            if not self.ledger.pending():
+            if not self._retrying and not self.ledger.pending():
                 self.state.caught_up()
 
     def _finish(self, timeout: float) -> None:
@@ -196,6 +204,7 @@ class OrderConsumer:
             raise
         for span in flight.spans:
             self.ledger.done(span)
+        self._retrying.clear()
         if (recovered := self.state.batch_done(len(flight.batch), result)) is not None:
             log.info("recovered after %.1fs", recovered)
         log_outcomes(flight.batch, result)
@@ -215,16 +224,24 @@ class OrderConsumer:
             )
 
     def _outcome(self, flight: _InFlight, timeout: float) -> IngestResult:
-        try:
-            return flight.result.result(timeout=timeout)
-        except FutureTimeout:
+        """The batch's result, waiting at most ``timeout``, and once asked to stop at most
+        ``shutdown_timeout`` from then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._stopped_at is not None:
+                deadline = min(deadline, self._stopped_at + self.settings.shutdown_timeout)
+            left = deadline - time.monotonic()
+            try:
+                return flight.result.result(timeout=max(0.0, min(left, 0.2)))
+            except FutureTimeout:
+                if time.monotonic() < deadline:
+                    continue
             # The saver thread is stuck in the database (the repository's watchdog ends
             # it); the next save gets a thread of its own. Nothing of this batch is done.
             self._saver.shutdown(wait=False)
             self._saver = ThreadPoolExecutor(1, thread_name_prefix="order-saver")
-            raise RepositoryUnavailable(
-                f"a save did not return within {timeout:.0f}s: abandoned"
-            ) from None
+            waited = timeout if self._stopped_at is None else self.settings.shutdown_timeout
+            raise RepositoryUnavailable(f"a save did not return within {waited:.0f}s: abandoned")
 
     def _settle(self, timeout: float | None = None) -> None:
         """Finish the batch in flight now (before a handover or at the end); a failure is
@@ -243,6 +260,7 @@ class OrderConsumer:
         log.warning("batch not done, retrying in %.1fs: %s", delay, exc)
         self._consumer.pause(self._consumer.assignment())
         for (topic, partition), offset in self.ledger.rewind().items():
+            self._retrying.add((topic, partition))
             self._seek(TopicPartition(topic, partition, offset))
         self._offsets.paused = True
         deadline = time.monotonic() + delay
@@ -259,6 +277,23 @@ class OrderConsumer:
         finally:
             self._offsets.paused = False
             self._consumer.resume(self._consumer.assignment())
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._offsets.on_revoke(consumer, partitions)
+        self._released(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._offsets.on_lost(consumer, partitions)
+        self._released(partitions)
+
+    def _released(self, partitions: list[TopicPartition]) -> None:
+        """Partitions gone to another consumer: what waited on them is not ours to wait on
+        (the retry they were in is not ours either)."""
+        if not self._retrying:
+            return
+        self._retrying -= {(tp.topic, tp.partition) for tp in partitions}
+        if not self._retrying and not self.ledger.pending() and self._in_flight is None:
+            self.state.caught_up()
 
     def _seek(self, tp: TopicPartition) -> None:
         try:

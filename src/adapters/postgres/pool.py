@@ -163,12 +163,14 @@ class SaveWatchdog:
     def _cut(self, conn: psycopg.Connection[Any], why: str) -> None:
         try:
             duplicate = os.dup(conn.pgconn.socket)
-        except (OSError, psycopg.OperationalError):
+        except (OSError, psycopg.OperationalError) as exc:
+            log.info("no PostgreSQL connection to cut (%s): %s", why, exc)
             return  # closed already
         try:
             with socket.socket(fileno=duplicate) as sock:
                 sock.shutdown(socket.SHUT_RDWR)
-            self.cuts += 1
-            log.warning("cut a PostgreSQL connection: %s", why)
-        except OSError:
-            pass
+        except OSError as exc:
+            log.warning("could not cut a PostgreSQL connection (%s): %s", why, exc)
+            return
+        self.cuts += 1
+        log.warning("cut a PostgreSQL connection: %s", why)
