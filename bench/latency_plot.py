@@ -6,14 +6,13 @@ the p99 target, drawn with matplotlib's Agg backend (no display).
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import median
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from bench.median import median
-from bench.results import Results
-from bench.targets import P99_TARGET_MS
+from bench.results import P99_TARGET_MS, Results
 
 
 def plot(results: Results, path: Path) -> None:

@@ -16,7 +16,7 @@ import attrs
 import orjson
 import psycopg
 
-from bench.service_process import ServiceProcess
+from bench.processes import ServiceProcess
 
 
 @attrs.frozen

@@ -25,15 +25,20 @@ import psycopg
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.kafka.records import Record
-from bench.cpu import backend_pids, cpu_seconds, kafka_broker_pid
-from bench.databases import create_database, drop_database
-from bench.environment import KAFKA, Disturbed
-from bench.ingest import SEED, stored_orders
-from bench.kafka_admin import create_topic, delete_topic, new_group
-from bench.service_process import ServiceProcess
-from order_tools.fake_orders import messages
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.client.records import Record
+from bench.environment import (
+    KAFKA,
+    Disturbed,
+    create_database,
+    create_topic,
+    delete_topic,
+    drop_database,
+    new_group,
+)
+from bench.ingest import order_records, publish_and_close, stored_orders
+from bench.machine import backend_pids, cpu_seconds, kafka_broker_pid
+from bench.processes import ServiceProcess
 
 PARTITIONS = 6  # divides evenly among 1, 2 and 3 instances
 TIMEOUT = 600.0
@@ -120,11 +125,7 @@ def one_run(records: Sequence[Record], instances: int, log_dir: Path) -> Scaling
         with psycopg.connect(database_url, autocommit=True) as conn:
             wal_before = _wal_position(conn)
             started = time.perf_counter()
-            try:
-                for start in range(0, len(records), 10_000):
-                    publisher.publish(topic, records[start : start + 10_000])
-            finally:
-                publisher.close()
+            publish_and_close(publisher, topic, records)
             published = time.perf_counter() - started
             while (stored := stored_orders(conn, len(records))) < len(records):
                 if any(p.process.poll() is not None for p in processes):
@@ -162,10 +163,6 @@ def one_run(records: Sequence[Record], instances: int, log_dir: Path) -> Scaling
     )
 
 
-def records(count: int) -> list[Record]:
-    return [Record(key, value) for key, value, _ in messages(count, SEED)]
-
-
 def measure(
     *,
     count: int,
@@ -175,7 +172,7 @@ def measure(
     say: Callable[[str], None],
     attempt: Callable[[str, Callable[[], ScalingRun]], ScalingRun],
 ) -> list[ScalingRun]:
-    batch = records(count)
+    batch = order_records(count)
     results = []
     for index in range(runs):
         for n in instances:

@@ -4,7 +4,8 @@
 fresh database and topic. A producer thread publishes orders at a steady rate (1,000/s by
 default) with the service's own producer settings (acks=all, idempotent, linger 5 ms, lz4)
 and notes the moment each acknowledgement arrives, with the order's partition and offset.
-Meanwhile an asyncio poller asks ``GET /order?id=`` until the answer is 200; an order's
+Meanwhile an asyncio poller asks ``GET /order?id=`` until the answer is 200, over a pool of
+keep-alive connections (``KeepAliveClient``, one request on each at a time); an order's
 figure is the time from its acknowledgement to the end of that first 200 response.
 
 Polling every order every few milliseconds would cost the service tens of thousands of
@@ -24,20 +25,27 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
+from confluent_kafka import KafkaError, Message, Producer
 
-from adapters.kafka.records import Record
-from bench.databases import create_database, drop_database
-from bench.environment import Disturbed
-from bench.kafka_admin import PARTITIONS, create_topic, delete_topic, new_group
-from bench.keepalive_client import KeepAliveClient
-from bench.paced_publisher import Ack, PacedPublisher
-from bench.service_process import ServiceProcess
+from adapters.kafka.client.records import Record
+from bench.environment import (
+    KAFKA,
+    PARTITIONS,
+    Disturbed,
+    create_database,
+    create_topic,
+    delete_topic,
+    drop_database,
+    new_group,
+)
+from bench.processes import ServiceProcess
 from order_tools.fake_orders import messages
 
 TICK = 0.005  # seconds between two asks for a partition's oldest unseen order
@@ -61,6 +69,108 @@ class VisibilityRun:
     @property
     def rate(self) -> float:
         return self.published / self.publish_seconds
+
+
+@attrs.frozen
+class Ack:
+    offset: int
+    order_uid: str
+    acked_at: float
+
+
+def _producer() -> Producer:
+    # The settings of the service's KafkaPublisher.
+    return Producer(
+        {
+            "bootstrap.servers": KAFKA,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+
+
+class PacedPublisher(threading.Thread):
+    """Publishes the records on a fixed schedule; notes each acknowledgement as it arrives."""
+
+    def __init__(self, topic: str, records: Sequence[Record], rate: float) -> None:
+        super().__init__(name="bench-publisher", daemon=True)
+        self._topic = topic
+        self._records = records
+        self._rate = rate
+        self.acks: collections.deque[tuple[int, Ack]] = collections.deque()
+        self.failed = 0
+        self.acked = 0
+        self.started_at = 0.0
+        self.last_ack_at = 0.0
+        self.finished = threading.Event()
+
+    def _delivered(self, err: KafkaError | None, message: Message) -> None:
+        now = time.monotonic()
+        if err is not None:
+            self.failed += 1
+            return
+        key = message.key() or b""
+        self.acked += 1
+        self.acks.append((message.partition() or 0, Ack(message.offset() or 0, key.decode(), now)))
+        self.last_ack_at = now
+
+    def run(self) -> None:
+        producer = _producer()
+        try:
+            self.started_at = start = time.monotonic()
+            for index, record in enumerate(self._records):
+                slot = start + index / self._rate
+                while (now := time.monotonic()) < slot:
+                    producer.poll(slot - now)  # serves the acknowledgements as they come
+                producer.produce(
+                    self._topic, value=record.value, key=record.key, on_delivery=self._delivered
+                )
+                producer.poll(0)
+            producer.flush(30)
+        finally:
+            self.finished.set()
+
+
+class KeepAliveClient:
+    """A minimal HTTP/1.1 keep-alive client: a pool of connections, one GET each at a time."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.Queue()
+        )
+        self.requests = 0
+
+    async def open(self, count: int) -> None:
+        for _ in range(count):
+            self._free.put_nowait(await asyncio.open_connection("127.0.0.1", self._port))
+
+    async def close(self) -> None:
+        while not self._free.empty():
+            _, writer = self._free.get_nowait()
+            writer.close()
+
+    async def get(self, order_uid: str) -> tuple[int, float]:
+        """The status of GET /order?id=..., and when its response had been read."""
+        reader, writer = await self._free.get()
+        try:
+            writer.write(f"GET /order?id={order_uid} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            self._free.put_nowait(await asyncio.open_connection("127.0.0.1", self._port))
+            raise
+        self._free.put_nowait((reader, writer))
+        self.requests += 1
+        return status, time.monotonic()
 
 
 async def _watch(

@@ -20,7 +20,7 @@ import tempfile
 
 import yaml
 
-# The contract with src/adapters/prometheus_telemetry.py (the consumer gauges, the circuit
+# The contract with src/adapters/telemetry/prometheus.py (the consumer gauges, the circuit
 # metrics included). Histograms add _bucket, _count and _sum.
 COUNTERS = {
     "cache_lookups_total",

@@ -1,7 +1,10 @@
-"""The command line of scripts/services.sh: parse, pick the services, run the command."""
+"""The command line of scripts/services.sh: parse, pick the services, run the command, one
+services.sh at a time (an exclusive flock on STATE/.lock, waited for)."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import sys
@@ -10,18 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_services.apt import apt_install
+from local_services.caches import Memcached, Redis
 from local_services.chromium import Chromium
 from local_services.config import Config, Run
-from local_services.kafka import Kafka
-from local_services.kafka_config import MECHANISM, PASSWORD, USER
-from local_services.lock import take_lock
-from local_services.memcached import Memcached
+from local_services.kafka import MECHANISM, PASSWORD, USER, Kafka
 from local_services.output import PREFIX, Fail, log, show_tail
 from local_services.postgres import Postgres
-from local_services.redis import Redis
 from local_services.service import Service
-from local_services.users import need_root
+from local_services.system import apt_install, need_root
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, type[Service]] = {
@@ -150,6 +149,27 @@ def down(r: Run, services: Sequence[Service], action: str = "") -> None:
     if action and r.still_served:
         names = " ".join(sorted(r.still_served))
         raise Fail(f"{action}: {names}: still served by a process services.sh did not start")
+
+
+def take_lock(state: Path, timeout: float) -> int:
+    """An exclusive flock on STATE/.lock (the same lock as the former bash script took)."""
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state / ".lock", os.O_WRONLY | os.O_CREAT, 0o644)  # close-on-exec
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if not waited:
+            log(f"another services.sh is running; waiting for its lock ({state}/.lock)...")
+            waited = True
+        if time.monotonic() >= deadline:
+            raise Fail(f"timed out after {timeout:g}s waiting for the lock {state}/.lock")
+        time.sleep(0.2)
 
 
 def execute(cmd: Command, r: Run) -> None:

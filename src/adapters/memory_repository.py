@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import msgspec
 
-from order_core.errors import RejectedByRepository, RepositoryUnavailable
 from order_core.ports import EncodedOrder, SavedDocument, SaveResult
 
 
@@ -18,31 +17,15 @@ def same_json(a: bytes, b: bytes) -> bool:
 
 
 class InMemoryOrderRepository:
-    """Keeps documents in insertion order, with the same contract as the PostgreSQL one.
-
-    For tests: ``available = False`` simulates an outage (RepositoryUnavailable);
-    ``failure`` is raised by every call when set (e.g. RepositoryFailed); ``refuses``
-    names the orders the store refuses as data (RejectedByRepository for the whole batch,
-    as a database transaction would).
-    """
+    """Keeps documents in insertion order, with the same contract as the PostgreSQL one."""
 
     def __init__(self) -> None:
         self._documents: dict[str, bytes] = {}
         # Per order: its position (the save order, from 1) and its customer.
         self._positions: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
-        self.available = True
-        self.failure: Exception | None = None
-        self.refuses: Callable[[EncodedOrder], bool] = lambda _order: False
-        self.refusal_reason: Callable[[EncodedOrder], str] = lambda o: f"refused {o.order_uid}"
-        self.saves = 0  # transactions attempted, to count bisection steps
 
     def save_many(self, orders: Sequence[EncodedOrder]) -> SaveResult:
-        self._check()
-        self.saves += 1
-        refused = [o for o in orders if self.refuses(o)]
-        if refused:
-            raise RejectedByRepository(self.refusal_reason(refused[0]))
         inserted: set[str] = set()
         conflicting: dict[str, str] = {}
         with self._lock:
@@ -58,11 +41,9 @@ class InMemoryOrderRepository:
         return SaveResult(frozenset(inserted), conflicting)
 
     def get_document(self, order_uid: str) -> bytes | None:
-        self._check()
         return self._documents.get(order_uid)
 
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
-        self._check()
         with self._lock:
             newest = list(self._documents.items())[::-1][:limit]
         for start in range(0, len(newest), batch_size):
@@ -71,7 +52,6 @@ class InMemoryOrderRepository:
     def customer_documents(
         self, customer_id: str, limit: int, before: int | None = None
     ) -> list[SavedDocument]:
-        self._check()
         with self._lock:
             found = [
                 SavedDocument(position, self._documents[uid])
@@ -81,13 +61,7 @@ class InMemoryOrderRepository:
         return found[:limit]
 
     def ping(self) -> None:
-        self._check()
+        """Always answers: it lives in this process."""
 
     def __len__(self) -> int:
         return len(self._documents)
-
-    def _check(self) -> None:
-        if self.failure is not None:
-            raise self.failure
-        if not self.available:
-            raise RepositoryUnavailable("in-memory repository switched off")

@@ -1,40 +1,50 @@
 """The composition root: the one place that picks adapters from the settings and wires them.
 
-Pools and clients are Resources: opened on first use, closed by ``shutdown_resources()``
-(in the HTTP lifespan and at the end of the worker), never at import time.
+``Container`` declares the providers (configuration, resources with their lifecycles, a
+selector for each backend). Pools and clients are Resources: opened on first use, closed
+by ``shutdown_resources()``, never at import time. Nothing else reads the container: each
+entrypoint is handed what it needs, built here (``http_dependencies``,
+``worker_dependencies``, ``cache_tools``, ``dead_letter_tools``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+import attrs
 from dependency_injector import containers, providers
 
-from adapters.kafka.dead_letter_reader import DeadLetterReader
-from adapters.kafka.dead_letters import DeadLetterPublisher
-from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.memcached_cache import MemcachedOrderCache
-from adapters.memory_cache import InMemoryOrderCache
+from adapters.caches.memcached import MemcachedOrderCache
+from adapters.caches.memory import InMemoryOrderCache
+from adapters.caches.near import NearCachedOrderCache
+from adapters.caches.redis import RedisOrderCache
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.client.records import Record
+from adapters.kafka.client.topics import ensure_topics
+from adapters.kafka.dead_letters.format import replay_record
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
+from adapters.kafka.dead_letters.reader import DeadLetterReader
+from adapters.kafka.ingest.consumer import ConsumerSettings, OrderConsumer
 from adapters.memory_repository import InMemoryOrderRepository
-from adapters.near_cache import NearCachedOrderCache
 from adapters.postgres.pool import SessionBounds
 from adapters.postgres.repository import PostgresOrderRepository
-from adapters.prometheus_telemetry import (
+from adapters.telemetry.prometheus import (
     MeasuredIngest,
     PrometheusTelemetry,
     record_librdkafka_stats,
     report_consumer_state,
 )
-from adapters.redis_cache import RedisOrderCache
-from adapters.tracing import tracing_from_environment
+from adapters.telemetry.tracing import Tracing, tracing_from_environment
 from entrypoints.settings import Settings
 from order_core import (
     CacheAdmin,
     CacheGateway,
     CacheThenRepository,
     CustomerOrders,
+    DeadLetter,
+    DeadLetterArchive,
     OrderCache,
     SaveThenCache,
 )
@@ -95,8 +105,19 @@ def _publisher(s: Settings) -> Iterator[KafkaPublisher]:
     publisher.close()
 
 
-def _dead_letter_reader(s: Settings) -> DeadLetterReader:
+def _dead_letter_reader(s: Settings) -> DeadLetterArchive:
     return DeadLetterReader(s.kafka_bootstrap, s.kafka_dlq_topic, s.kafka_client_config())
+
+
+def prepare_topics(s: Settings, timeout: float = 10.0) -> None:
+    """Create the orders and dead-letter topics if missing. Raises KafkaUnreachable,
+    KafkaCredentialsRefused, KafkaException."""
+    ensure_topics(
+        s.kafka_bootstrap,
+        {s.kafka_topic: s.kafka_partitions, s.kafka_dlq_topic: 1},
+        client_config=s.kafka_client_config(),
+        timeout=timeout,
+    )
 
 
 def _consumer_settings(s: Settings) -> ConsumerSettings:
@@ -146,7 +167,8 @@ class Container(containers.DeclarativeContainer):
         DeadLetterPublisher, publisher, settings.provided.kafka_dlq_topic
     )
     # A new reader each time (a consumer is not shared between threads): close it after use.
-    dead_letter_reader = providers.Factory(_dead_letter_reader, settings)
+    dead_letter_archive = providers.Factory(_dead_letter_reader, settings)
+    topics = providers.Callable(prepare_topics, settings)  # makes them if missing
     consumer = providers.Factory(
         OrderConsumer,
         providers.Callable(_consumer_settings, settings),
@@ -160,3 +182,122 @@ class Container(containers.DeclarativeContainer):
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
+
+
+# What each entrypoint is handed.
+
+
+@attrs.frozen
+class Probes:
+    """What readiness asks of the backends: each call raises the port's error on failure."""
+
+    repository: Callable[[], None]
+    cache: Callable[[], object]
+    max_stall: float  # the consumer's longest stall that still counts as ready
+
+
+@attrs.frozen
+class WorkerDependencies:
+    """The consumer worker: a consumer per start, and the topics it needs made first."""
+
+    new_consumer: Callable[[], OrderConsumer]
+    prepare_topics: Callable[[], None]  # raises KafkaUnreachable, KafkaCredentialsRefused
+    probes: Probes
+    close: Callable[[], None]
+
+
+@attrs.frozen
+class HttpDependencies:
+    """The web app, and the consumer it runs when it is also the worker (``serve``)."""
+
+    settings: Settings
+    lookup: CacheThenRepository
+    customer_orders: CustomerOrders
+    cache_admin: CacheAdmin
+    dead_letters: Callable[[], DeadLetterArchive]
+    tracing: Tracing
+    probes: Probes
+    worker: WorkerDependencies | None
+    close: Callable[[], None]
+
+
+def _closer(container: Container) -> Callable[[], None]:
+    def close() -> None:
+        container.shutdown_resources()
+
+    return close
+
+
+def _probes(container: Container) -> Probes:
+    settings: Settings = container.settings()
+    return Probes(
+        repository=lambda: container.repository().ping(),
+        cache=lambda: container.cache().get("readyz-probe"),
+        max_stall=settings.ready_max_stall,
+    )
+
+
+def worker_dependencies(container: Container) -> WorkerDependencies:
+    return WorkerDependencies(
+        new_consumer=container.consumer,
+        prepare_topics=container.topics,
+        probes=_probes(container),
+        close=_closer(container),
+    )
+
+
+def http_dependencies(container: Container, *, run_consumer: bool = False) -> HttpDependencies:
+    return HttpDependencies(
+        settings=container.settings(),
+        lookup=container.lookup(),
+        customer_orders=container.customer_orders(),
+        cache_admin=container.cache_admin(),
+        dead_letters=container.dead_letter_archive,
+        tracing=container.tracing(),
+        probes=_probes(container),
+        worker=worker_dependencies(container) if run_consumer else None,
+        close=_closer(container),
+    )
+
+
+@contextmanager
+def cache_tools(settings: Settings) -> Iterator[CacheAdmin]:
+    """The cache administration of ``cache reset|warm``, closed after the command."""
+    container = build_container(settings)
+    try:
+        yield container.cache_admin()
+    finally:
+        container.shutdown_resources()
+
+
+@contextmanager
+def order_publisher(settings: Settings) -> Iterator[KafkaPublisher]:
+    """The producer of ``publish``, closed (flushed) after the command."""
+    publisher = KafkaPublisher(settings.kafka_bootstrap, settings.kafka_client_config())
+    try:
+        yield publisher
+    finally:
+        publisher.close()
+
+
+@attrs.frozen
+class DeadLetterTools:
+    """What ``dlq list|show|replay`` use: the archive, and a replay to the orders topic."""
+
+    archive: DeadLetterArchive
+    replay: Callable[[Sequence[DeadLetter]], None]  # raises CannotReplay, Publish*
+
+
+@contextmanager
+def dead_letter_tools(settings: Settings) -> Iterator[DeadLetterTools]:
+    container = build_container(settings)
+
+    def replay(letters: Sequence[DeadLetter]) -> None:
+        records: list[Record] = [replay_record(letter) for letter in letters]
+        container.publisher().publish(settings.kafka_topic, records)
+
+    try:
+        with container.dead_letter_archive() as archive:
+            yield DeadLetterTools(archive, replay)
+    finally:
+        container.shutdown_resources()

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 
-from adapters.prometheus_telemetry import metrics_exposition
+from adapters.telemetry.prometheus import metrics_exposition
 from entrypoints.readiness import Report
 
 

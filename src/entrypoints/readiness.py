@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from entrypoints.background import ConsumerThread
-from entrypoints.container import Container
+from entrypoints.container import Probes
+from entrypoints.worker import ConsumerThread
 from order_core import CacheUnavailable, RepositoryFailed, RepositoryUnavailable
 
 
@@ -57,21 +57,21 @@ def liveness(consumer: ConsumerThread | None) -> Report:
     return Report("health", True, {})
 
 
-def readiness(container: Container, consumer: ConsumerThread | None) -> Report:
+def readiness(probes: Probes, consumer: ConsumerThread | None) -> Report:
     """Blocking: pings the repository and the cache."""
     checks: dict[str, str] = {}
     try:
-        container.repository().ping()
+        probes.repository()
         checks["repository"] = "ok"
     except (RepositoryUnavailable, RepositoryFailed) as exc:
         checks["repository"] = f"unavailable: {exc}"
     try:
-        container.cache().get("readyz-probe")
+        probes.cache()
         checks["cache"] = "ok"
     except CacheUnavailable as exc:
         # Not fatal for lookups (they fall back to the repository), but worth showing.
         checks["cache"] = f"degraded: {exc}"
-    consumer_status = consumer_check(consumer, container.settings().ready_max_stall)
+    consumer_status = consumer_check(consumer, probes.max_stall)
     if consumer_status is not None:
         checks["consumer"] = consumer_status
     ok = checks["repository"] == "ok" and checks.get("consumer", "ok") == "ok"

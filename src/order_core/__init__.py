@@ -13,6 +13,7 @@ from order_core.cache_admin import CacheAdmin
 from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
 from order_core.customer_orders import CustomerOrders, OrderPage
+from order_core.dead_letters import DeadLetter, DeadLettersUnavailable, stub_refusal, utc_time
 from order_core.errors import (
     CacheUnavailable,
     FieldError,
@@ -28,6 +29,7 @@ from order_core.lookup import Answer, CacheThenRepository
 from order_core.model import Delivery, Item, Order, Payment
 from order_core.order_id import check_order_uid, order_uid_problem
 from order_core.ports import (
+    DeadLetterArchive,
     EncodedOrder,
     NoTelemetry,
     OrderCache,
@@ -47,6 +49,9 @@ __all__ = [
     "CacheUnavailable",
     "CircuitBreaker",
     "CustomerOrders",
+    "DeadLetter",
+    "DeadLetterArchive",
+    "DeadLettersUnavailable",
     "Delivery",
     "EncodedOrder",
     "FieldError",
@@ -73,4 +78,6 @@ __all__ = [
     "decode_order",
     "encode_order",
     "order_uid_problem",
+    "stub_refusal",
+    "utc_time",
 ]

@@ -1,11 +1,18 @@
 """Cache-then-repository lookups: the read path of the service.
 
-A lookup is three steps, each a method, so that a server can run each where it belongs:
-process memory (never blocks), the cache (may block briefly), the repository (may block
-up to its timeout; bounded separately so that misses never hold up hits).
+A lookup is one operation, ``CacheThenRepository.plan``: its steps, in their order, with
+what each needs. Process memory is asked in the plan itself (it never blocks); the plan
+then yields the steps that may block, each marked with where it belongs, and its caller
+runs each there and sends its answer back: a server puts the shared cache on threads of
+its own and the repository on others, bounded by a timeout the step states, so that misses
+never hold up hits. ``get_document`` runs the same plan in the caller's thread.
 """
 
 from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable, Generator
 
 import attrs
 
@@ -21,9 +28,37 @@ from order_core.single_flight import SingleFlight
 
 @attrs.frozen
 class Answer:
-    """The final answer to a lookup: the order's document, or None when there is no such order."""
+    """The final answer to a lookup: the order's document, or None when there is no such
+    order; and which step gave it."""
 
     document: bytes | None
+    source: str = "memory"
+
+
+class Place(enum.Enum):
+    """Where a step that may block belongs."""
+
+    CACHE = "cache"  # a shared cache: blocks briefly, or for its timeout when it hangs
+    REPOSITORY = "repository"  # the store: may block up to ``timeout``
+
+
+@attrs.frozen
+class Step:
+    """One step of a lookup plan: run ``call`` at ``place`` and send its result back. With a
+    ``timeout``, a caller that gives up after it sends ``timed_out()`` into the plan as the
+    error instead (``throw``)."""
+
+    place: Place
+    call: Callable[[], Answer | None]
+    timeout: float | None = None
+    timed_out: Callable[[], Exception] | None = None
+
+
+# The repository step's bound: a miss answers 503 after this long without an answer (the
+# pool's own wait for a connection is as long: either way, the same outcome).
+REPOSITORY_TIMEOUT = 5.0
+
+Plan = Generator[Step, Answer | None, Answer]
 
 
 class CacheThenRepository:
@@ -50,11 +85,38 @@ class CacheThenRepository:
         )
         self._flight: SingleFlight[tuple[str, int], bytes | None] = SingleFlight()
 
+    def plan(self, order_uid: str, repository_timeout: float = REPOSITORY_TIMEOUT) -> Plan:
+        """The lookup of one order, step by step (see the module's docstring). Raises
+        InvalidOrderId for a bad id, RepositoryUnavailable when a miss cannot be answered."""
+        answer = self.answer_from_memory(order_uid)
+        if answer is not None:
+            return answer
+        if self.cache_may_block:
+            answer = yield Step(Place.CACHE, functools.partial(self.answer_from_cache, order_uid))
+            if answer is not None:
+                return answer
+        if self.repository_refused():
+            raise RepositoryUnavailable("the order store is down; not retried for a moment")
+        answer = yield Step(
+            Place.REPOSITORY,
+            functools.partial(self.answer_from_repository, order_uid),
+            repository_timeout,
+            functools.partial(self.repository_did_not_answer, repository_timeout),
+        )
+        assert answer is not None  # the repository always answers (document or None)
+        return answer
+
     def get_document(self, order_uid: str) -> bytes | None:
         """The order's JSON document, or None when there is no such order. Raises
         InvalidOrderId for a bad id and RepositoryUnavailable when a miss cannot be answered."""
-        answer = self.answer_from_memory(order_uid) or self.answer_from_cache(order_uid)
-        return (answer or self.answer_from_repository(order_uid)).document
+        plan = self.plan(order_uid)
+        try:
+            step = next(plan)
+            while True:
+                step = plan.send(step.call())
+        except StopIteration as done:
+            answer: Answer = done.value
+            return answer.document
 
     def get(self, order_uid: str) -> Order | None:
         """The order itself, for library users who want objects rather than JSON."""
@@ -75,7 +137,7 @@ class CacheThenRepository:
         """Step 2: the cache's answer, or None on a miss (or when the cache fails)."""
         if self._cache.local:
             return None  # step 1 has already asked it
-        return self._counted(self._cache.read(order_uid))
+        return self._counted(self._cache.read(order_uid), "cache")
 
     def repository_refused(self) -> bool:
         """Whether step 3 would be refused now (its circuit is open), asked before handing
@@ -106,7 +168,7 @@ class CacheThenRepository:
             self.repository_breaker.failed()
             raise
         self.repository_breaker.succeeded()
-        return Answer(document)
+        return Answer(document, "repository")
 
     def _read_through(self, order_uid: str) -> bytes | None:
         self._telemetry.count("repository_reads")
@@ -114,11 +176,11 @@ class CacheThenRepository:
         self._cache.fill(order_uid, document)
         return document
 
-    def _counted(self, cached: bytes | None) -> Answer | None:
+    def _counted(self, cached: bytes | None, source: str = "memory") -> Answer | None:
         if cached is None:
             return None
         if cached == ABSENT:
             self._telemetry.count("cache_negative_hits")
-            return Answer(None)
+            return Answer(None, source)
         self._telemetry.count("cache_hits")
-        return Answer(cached)
+        return Answer(cached, source)

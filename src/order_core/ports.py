@@ -8,10 +8,12 @@ implementation (tests/contracts).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
 from typing import Protocol
 
 import attrs
 
+from order_core.dead_letters import DeadLetter
 from order_core.model import Order
 
 
@@ -145,3 +147,41 @@ class NoTelemetry:
 
     def gauge(self, name: str, value: float) -> None:
         return None
+
+
+class DeadLetterArchive(Protocol):
+    """Where dead letters are kept, read by position (``DeadLetter.offset``), oldest first.
+
+    Raises DeadLettersUnavailable when they cannot be read now. Opened per use (a reader
+    holds a connection of its own): ``close`` it, or use it as a context manager.
+    """
+
+    name: str  # where they are kept, for an operator (the topic)
+
+    def bounds(self) -> tuple[int, int]:
+        """The first position still kept and the next to be written; (0, 0) when none
+        were ever kept."""
+        ...
+
+    def read(self, start: int, end: int) -> Iterator[DeadLetter]:
+        """The dead letters at positions ``start`` to ``end - 1`` still kept, in order."""
+        ...
+
+    def latest(self, limit: int) -> list[DeadLetter]: ...
+
+    def at(self, offset: int) -> DeadLetter | None: ...
+
+    def since(self, timestamp_ms: int) -> Iterator[DeadLetter]:
+        """Those dead-lettered at or after ``timestamp_ms`` (Unix ms)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> DeadLetterArchive: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

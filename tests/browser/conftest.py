@@ -13,10 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 import warnings
@@ -28,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
+
+from tests.support import ADMIN_URL, KAFKA, MEMCACHED, free_port, order_service_command
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="needs the playwright package (pip install playwright)"
@@ -46,11 +46,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DATABASE_URL = os.environ.get(
-    "ORDER_SERVICE_DATABASE_URL", "postgresql://orders:orders@localhost:5432/orders"
-)
-KAFKA_BOOTSTRAP = os.environ.get("ORDER_SERVICE_KAFKA_BOOTSTRAP", "localhost:9092")
-MEMCACHED_SERVERS = os.environ.get("ORDER_SERVICE_MEMCACHED_SERVERS", "localhost:11211")
+DATABASE_URL = ADMIN_URL
+KAFKA_BOOTSTRAP = KAFKA
+MEMCACHED_SERVERS = MEMCACHED
 START_COMMAND = "scripts/services.sh up"
 STARTUP_TIMEOUT = 30.0
 ARRIVAL_TIMEOUT = 30.0
@@ -69,22 +67,6 @@ class Service:
     sample: dict[str, Any]
     hostile: dict[str, Any]
     topic: str  # the orders topic the service consumes (its dead letters: topic + ".dlq")
-
-
-def _order_service_command() -> str:
-    beside_python = Path(sys.executable).with_name("order-service")
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("order-service")
-    if found is None:
-        pytest.fail("the order-service command is not installed (pip install -e '.[dev]')")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _require_port(what: str, host_port: str) -> None:
@@ -128,9 +110,9 @@ def service(sample_bytes: bytes, artifacts_dir: Path, tmp_path_factory: Any) -> 
     _require_port("Kafka", KAFKA_BOOTSTRAP.split(",")[0])
     _require_port("Memcached", MEMCACHED_SERVERS.split(",")[0])
 
-    command = _order_service_command()
+    command = order_service_command()
     run_id = uuid.uuid4().hex[:12]
-    port = _free_port()
+    port = free_port()
     settings = [
         "--http-host", "127.0.0.1",
         "--http-port", str(port),

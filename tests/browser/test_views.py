@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.kafka.records import Record
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.client.records import Record
 from tests.browser.conftest import ADMIN_TOKEN, KAFKA_BOOTSTRAP, Service, sync_api
 
 expect = sync_api.expect

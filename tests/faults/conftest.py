@@ -14,11 +14,10 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.paths import ARTIFACTS
+from tests.faults.harness.measures import ARTIFACTS, Figures
 from tests.faults.harness.servers import frozen_services, service_pid, services, stopped_services
-from tests.faults.harness.service_process import ServiceProcess, Spawn
 from tests.integration.conftest import clean_database, database_url
+from tests.support import ServiceProcess, Spawn
 
 __all__ = ["clean_database", "database_url"]
 

@@ -9,17 +9,12 @@ import time
 import psycopg
 import pytest
 
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic, read_topic
-from tests.faults.harness.publishing import publish
-from tests.faults.harness.saved_orders import saved_count, saved_uids
-from tests.faults.harness.service_process import Spawn, service_env
-from tests.faults.harness.silent_server import SilentServer
-from tests.faults.harness.waiting import all_done, wait_until
-from tests.faults.harness.workload import Workload
+from tests.faults.harness.audit import CommitWatch, audit, saved_count, saved_uids
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic, read_topic
+from tests.faults.harness.measures import Figures
+from tests.faults.harness.servers import SilentServer
+from tests.faults.harness.workload import Workload, publish
+from tests.support import Spawn, service_env, wait_until
 
 
 def cache_env(backend: str, servers: str) -> dict[str, str]:

@@ -19,21 +19,20 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from adapters.memcached_cache import MemcachedOrderCache
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.http_load import HttpLoad, Sample, latency_figures, write_samples
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.metrics import metric
-from tests.faults.harness.publishing import Publishing
-from tests.faults.harness.saved_orders import saved_count, saved_uids
+from adapters.caches.memcached import MemcachedOrderCache
+from tests.faults.harness.audit import CommitWatch, audit, saved_count, saved_uids
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import (
+    Figures,
+    HttpLoad,
+    Sample,
+    latency_figures,
+    metric,
+    write_samples,
+)
 from tests.faults.harness.servers import frozen, memcached_pid
-from tests.faults.harness.service_process import Spawn, free_port, service_env
-from tests.faults.harness.waiting import all_done, http_up, wait_until
-from tests.faults.harness.workload import Workload
-from tests.integration.conftest import MEMCACHED
+from tests.faults.harness.workload import Publishing, Workload
+from tests.support import MEMCACHED, Spawn, free_port, http_up, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -41,7 +40,7 @@ ORDERS = 10_000
 RATE = 500  # orders published per second, all along
 NORMAL_S = 4.0  # the baseline, measured first
 HANG_S = 7.0  # longer than the circuit's 5 s: one trial call hangs too
-TIMEOUT_S = 0.5  # the cache client's timeout (adapters.cache_limits.DEFAULT_TIMEOUT)
+TIMEOUT_S = 0.5  # the cache client's timeout (adapters.caches.limits.DEFAULT_TIMEOUT)
 LOOKUP_LOOPS = 8
 HITS = ("order_service_cache_lookups_total", {"backend": "memcached", "result": "hit"})
 ERRORS = ("order_service_cache_errors_total", {"backend": "memcached"})

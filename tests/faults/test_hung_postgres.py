@@ -21,12 +21,10 @@ import pytest
 from adapters.postgres.repository import PostgresOrderRepository
 from entrypoints.http.lookups import REPOSITORY_TIMEOUT
 from tests.contracts.repository import numbered
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.http_load import HttpLoad, latency_figures, write_samples
-from tests.faults.harness.kafka_topics import new_topic
+from tests.faults.harness.kafka import new_topic
+from tests.faults.harness.measures import Figures, HttpLoad, latency_figures, write_samples
 from tests.faults.harness.servers import frozen_postgres
-from tests.faults.harness.service_process import Spawn, free_port, service_env
-from tests.faults.harness.waiting import http_up, wait_until
+from tests.support import Spawn, free_port, http_up, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

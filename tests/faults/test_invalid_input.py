@@ -11,15 +11,11 @@ import orjson
 import pytest
 
 from order_tools.fake_orders import random_order
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.publishing import publish
-from tests.faults.harness.service_process import Spawn, service_env
-from tests.faults.harness.waiting import all_done, wait_until
-from tests.faults.harness.workload import Workload
+from tests.faults.harness.audit import CommitWatch, audit
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures
+from tests.faults.harness.workload import Workload, publish
+from tests.support import Spawn, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

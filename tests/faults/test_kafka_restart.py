@@ -9,17 +9,12 @@ import time
 
 import pytest
 
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.publishing import Publishing
-from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.audit import CommitWatch, audit, saved_count
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures
 from tests.faults.harness.servers import services
-from tests.faults.harness.service_process import Spawn, service_env
-from tests.faults.harness.waiting import all_done, wait_until
-from tests.faults.harness.workload import Workload
+from tests.faults.harness.workload import Publishing, Workload
+from tests.support import Spawn, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

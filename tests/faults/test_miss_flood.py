@@ -19,27 +19,21 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from adapters.memcached_cache import MemcachedOrderCache
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.http_load import (
+from adapters.caches.memcached import MemcachedOrderCache
+from tests.faults.harness.audit import CommitWatch, audit, saved_uids
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import (
+    Figures,
     HttpLoad,
     Sample,
     latency_figures,
+    metric,
     percentile,
     write_samples,
 )
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.metrics import metric
-from tests.faults.harness.publishing import publish
-from tests.faults.harness.saved_orders import saved_uids
 from tests.faults.harness.servers import outage
-from tests.faults.harness.service_process import Spawn, free_port, service_env
-from tests.faults.harness.waiting import all_done, http_up, wait_until
-from tests.faults.harness.workload import Workload
-from tests.integration.conftest import MEMCACHED
+from tests.faults.harness.workload import Workload, publish
+from tests.support import MEMCACHED, Spawn, free_port, http_up, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

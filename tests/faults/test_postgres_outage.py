@@ -10,23 +10,16 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
-from entrypoints.container import build_container
+from adapters.kafka.ingest.consumer import ConsumerSettings, OrderConsumer
+from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
-from tests.faults.harness.audit import audit
-from tests.faults.harness.backend_killer import BackendKiller
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.publishing import Publishing, publish
-from tests.faults.harness.saved_orders import saved_count, saved_uids
-from tests.faults.harness.servers import outage
-from tests.faults.harness.service_process import Spawn, service_env
-from tests.faults.harness.waiting import all_done, wait_until
-from tests.faults.harness.workload import Workload
-from tests.integration.conftest import KAFKA, service_settings
+from tests.faults.harness.audit import CommitWatch, audit, saved_count, saved_uids
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures
+from tests.faults.harness.servers import BackendKiller, outage
+from tests.faults.harness.workload import Publishing, Workload, publish
 from tests.integration.kafka_helpers import running
+from tests.support import KAFKA, Spawn, service_env, service_settings, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -42,7 +35,7 @@ KILLS, KILLS_MID_TRANSACTION = 20, 5  # at least, each
 def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_503(
     clean_database: str, figures: Figures, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="adapters.kafka.order_consumer")
+    caplog.set_level(logging.INFO, logger="adapters.kafka.ingest.consumer")
     partitions = 4
     topic = new_topic(partitions)
     group = f"group-{topic}"
@@ -64,7 +57,7 @@ def test_postgres_stopped_mid_run_consumer_waits_in_the_group_and_http_answers_5
     )
     probe = KafkaProbe(topic, group, partitions)
     with (
-        TestClient(create_app(container)) as client,
+        TestClient(create_app(http_dependencies(container))) as client,
         CommitWatch(topic, group, partitions) as commits,
         running(consumer),
     ):
@@ -145,7 +138,9 @@ def test_sessions_killed_mid_transaction_lose_and_double_nothing(
     reserve = Workload.generate(2 * ORDERS, seed=303, invalid_ratio=0.05)
     consumer = spawn("consume", service_env(clean_database, topic, batch_size=200), "consumer")
     probe = KafkaProbe(topic, group, partitions)
-    killer = BackendKiller(clean_database, every=(0.1, 0.5))
+    # Kills begin once the consumer saves: the fault is a session lost mid-ingest, not a
+    # slow start (a group join) spent killing idle sessions.
+    killer = BackendKiller(clean_database, every=(0.1, 0.5), start=False)
     try:
         with CommitWatch(topic, group, partitions) as commits:
             started = time.monotonic()
@@ -157,9 +152,14 @@ def test_sessions_killed_mid_transaction_lose_and_double_nothing(
                 until=lambda: killer.reached(KILLS, KILLS_MID_TRANSACTION),
                 awaited=lambda: (
                     f"{KILLS} kills, {KILLS_MID_TRANSACTION} of them mid-transaction, "
-                    f"were counted (only {killer.killed}, {killer.killed_busy})"
+                    f"were counted (only {killer.killed}, {killer.killed_busy} in "
+                    f"{killer.rounds} rounds); the consumer said:\n{consumer.output()[-4000:]}"
                 ),
             )
+            wait_until(
+                lambda: saved_count(clean_database) > 0, 60, "the first batch saved", [consumer]
+            )
+            killer.start()
             publishing.join()
             ends = probe.end_offsets()
             wait_until(all_done(probe, ends), 150, "every offset committed", [consumer])

@@ -23,18 +23,12 @@ import orjson
 import psycopg
 import pytest
 
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.metrics import has_metric, metric
-from tests.faults.harness.publishing import publish
-from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.audit import CommitWatch, audit, saved_count
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures, has_metric, metric
 from tests.faults.harness.servers import outage
-from tests.faults.harness.service_process import Spawn, free_port, service_env
-from tests.faults.harness.waiting import all_done, http_up, wait_until
-from tests.faults.harness.workload import Workload
+from tests.faults.harness.workload import Workload, publish
+from tests.support import Spawn, free_port, http_up, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

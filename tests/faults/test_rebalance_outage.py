@@ -12,19 +12,13 @@ import time
 import pytest
 
 from entrypoints.container import build_container
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.publishing import publish
-from tests.faults.harness.saved_orders import saved_count
+from tests.faults.harness.audit import CommitWatch, audit, saved_count
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures
 from tests.faults.harness.servers import frozen, outage
-from tests.faults.harness.service_process import ServiceProcess, Spawn, service_env
-from tests.faults.harness.waiting import all_done, wait_until
-from tests.faults.harness.workload import Workload
-from tests.integration.conftest import service_settings
+from tests.faults.harness.workload import Workload, publish
 from tests.integration.kafka_helpers import running
+from tests.support import ServiceProcess, Spawn, service_env, service_settings, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -33,9 +27,9 @@ pytestmark = pytest.mark.faults
 KAFKA_CONFIG = "session.timeout.ms=6000"
 FREEZE_SECONDS = 10.0
 RETRYING = "batch not done, retrying"
-LOST = "adapters.kafka.order_consumer: lost ["
-ASSIGNED = "adapters.kafka.order_consumer: assigned ["
-RECOVERED = "adapters.kafka.order_consumer: recovered after"
+LOST = "adapters.kafka.ingest.consumer: lost ["
+ASSIGNED = "adapters.kafka.ingest.consumer: assigned ["
+RECOVERED = "adapters.kafka.ingest.consumer: recovered after"
 
 
 def reported_since(process: ServiceProcess, mark: int, text: str) -> bool:
@@ -123,7 +117,7 @@ def test_instance_joining_and_leaving_during_a_postgres_outage_loses_nothing(
     )
     assert result.problems == []
     assert b.state.saved == 0  # b only ever met the outage
-    assert "adapters.kafka.order_consumer: revoked [" in rebalance_log  # a gave b partitions...
+    assert "adapters.kafka.ingest.consumer: revoked [" in rebalance_log  # a gave b partitions...
     assert ASSIGNED in rebalance_log  # ...and got them back
     assert code == 0
 

@@ -26,18 +26,13 @@ import httpx
 import psycopg
 import pytest
 
-from entrypoints.run_commands import SHUTDOWN_MARGIN
-from tests.faults.harness.audit import audit
-from tests.faults.harness.commit_watch import CommitWatch
-from tests.faults.harness.figures import Figures
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import new_topic
-from tests.faults.harness.publishing import Publishing, publish
-from tests.faults.harness.saved_orders import saved_count
-from tests.faults.harness.service_process import Spawn, free_port, service_env
-from tests.faults.harness.tcp_proxy import TcpProxy
-from tests.faults.harness.waiting import all_done, http_up, wait_until
-from tests.faults.harness.workload import Workload
+from entrypoints.cli.service import SHUTDOWN_MARGIN
+from tests.faults.harness.audit import CommitWatch, audit, saved_count
+from tests.faults.harness.kafka import KafkaProbe, all_done, new_topic
+from tests.faults.harness.measures import Figures
+from tests.faults.harness.servers import TcpProxy
+from tests.faults.harness.workload import Publishing, Workload, publish
+from tests.support import Spawn, free_port, http_up, service_env, wait_until
 
 pytestmark = pytest.mark.faults
 

@@ -6,25 +6,16 @@ gets Kafka topics and a consumer group of its own, so tests never see each other
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
 
-from adapters.kafka.topics import ensure_topics
+from adapters.kafka.client.topics import ensure_topics
 from adapters.postgres.migrations import migrate
 from adapters.postgres.repository import PostgresOrderRepository
-from entrypoints.settings import Settings, load
-
-ADMIN_URL = os.environ.get(
-    "ORDER_SERVICE_TEST_DATABASE_URL", "postgresql://orders:orders@127.0.0.1:5432/orders"
-)
-KAFKA = os.environ.get("ORDER_SERVICE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-MEMCACHED = os.environ.get("ORDER_SERVICE_MEMCACHED_SERVERS", "127.0.0.1:11211")
-REDIS = os.environ.get("ORDER_SERVICE_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.support import ADMIN_URL, KAFKA
 
 
 def _with_database(url: str, name: str) -> str:
@@ -65,24 +56,3 @@ def topic() -> str:
     name = f"orders-test-{uuid.uuid4().hex[:10]}"
     ensure_topics(KAFKA, {name: 4, f"{name}.dlq": 1})
     return name
-
-
-def resource_settings(database_url: str, topic: str) -> dict[str, object]:
-    """The settings that point a service at this test's servers, topic and database (no
-    warm-up: a test's database starts empty)."""
-    return {
-        "kafka_bootstrap": KAFKA,
-        "kafka_topic": topic,
-        "kafka_dlq_topic": f"{topic}.dlq",
-        "kafka_group": f"group-{topic}",
-        "database_url": database_url,
-        "memcached_servers": MEMCACHED,
-        "redis_url": REDIS,
-        "warm_up_orders": 0,
-    }
-
-
-def service_settings(database_url: str, topic: str, **changes: Any) -> Settings:
-    """Settings as the service would load them, pointed at this test's resources."""
-    overrides = {**resource_settings(database_url, topic), **changes}
-    return load({}, {k: str(v) for k, v in overrides.items()})

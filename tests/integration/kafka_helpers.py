@@ -9,10 +9,10 @@ from contextlib import contextmanager
 
 from confluent_kafka import Consumer, TopicPartition
 
-from adapters.kafka.order_consumer import OrderConsumer
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.kafka.records import Record
-from tests.integration.conftest import KAFKA
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.client.records import Record
+from adapters.kafka.ingest.consumer import OrderConsumer
+from tests.support import KAFKA
 
 
 def publish(topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:

@@ -14,7 +14,6 @@ ORDER_SERVICE_FUZZ_EXAMPLES to fuzz longer (300 take about a minute).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,12 +24,13 @@ import attrs
 import httpx
 import pytest
 
-from adapters.kafka.dead_letters import REPLAY_OF, DeadLetterPublisher, Source
-from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.dead_letters.format import REPLAY_OF, Source
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
 from adapters.postgres.repository import PostgresOrderRepository
 from order_core import EncodedOrder, encode_order
 from tests.contracts.repository import BASE
-from tests.integration.conftest import KAFKA
+from tests.support import KAFKA, free_port, service_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 TOKEN = "fuzz-t0ken"
@@ -42,12 +42,6 @@ CHECKS = (
     "response_headers_conformance,response_schema_conformance,negative_data_rejection,"
     "positive_data_acceptance,ignored_auth"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _store_orders(repository: PostgresOrderRepository) -> None:
@@ -93,17 +87,8 @@ def served(
     _store_orders(repository)
     _store_dead_letters(topic)
     port = free_port()
-    env = {
-        **os.environ,
-        "ORDER_SERVICE_DATABASE_URL": clean_database,
-        "ORDER_SERVICE_KAFKA_BOOTSTRAP": KAFKA,
-        "ORDER_SERVICE_KAFKA_TOPIC": topic,
-        "ORDER_SERVICE_KAFKA_DLQ_TOPIC": f"{topic}.dlq",
-        "ORDER_SERVICE_HTTP_HOST": "127.0.0.1",
-        "ORDER_SERVICE_HTTP_PORT": str(port),
-        "ORDER_SERVICE_ADMIN_TOKEN": TOKEN,
-        "ORDER_SERVICE_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(clean_database, topic, http_port=port, admin_token=TOKEN)
+    env["ORDER_SERVICE_LOG_LEVEL"] = "WARNING"
     log_path = tmp_path / "http.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +15,10 @@ import pytest
 
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
-from tests.integration.conftest import KAFKA
+from tests.support import free_port, service_env
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "entrypoints.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -39,16 +31,7 @@ def get(url: str) -> tuple[int, bytes]:
 
 @pytest.fixture
 def cli_env(clean_database: str, topic: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ORDER_SERVICE_DATABASE_URL": clean_database,
-        "ORDER_SERVICE_KAFKA_BOOTSTRAP": KAFKA,
-        "ORDER_SERVICE_KAFKA_TOPIC": topic,
-        "ORDER_SERVICE_KAFKA_DLQ_TOPIC": f"{topic}.dlq",
-        "ORDER_SERVICE_KAFKA_GROUP": f"group-{topic}",
-        "ORDER_SERVICE_HTTP_HOST": "127.0.0.1",
-        "ORDER_SERVICE_HTTP_PORT": str(free_port()),
-    }
+    return service_env(clean_database, topic, http_port=free_port())
 
 
 @pytest.fixture

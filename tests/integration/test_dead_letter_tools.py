@@ -12,14 +12,16 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.kafka.dead_letter_reader import DeadLetterReader
-from adapters.kafka.dead_letters import DeadLetterPublisher, Source
-from adapters.kafka.publisher import KafkaPublisher
-from entrypoints.container import Container, build_container
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.format import Source
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
+from adapters.kafka.dead_letters.reader import DeadLetterReader
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from tests.conftest import SAMPLE_ID
-from tests.integration.conftest import KAFKA, service_settings
 from tests.integration.kafka_helpers import end_offsets, publish, read_all, wait_for
+from tests.support import KAFKA, service_settings
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "entrypoints.cli"]
@@ -41,7 +43,7 @@ def env(clean_database: str, topic: str) -> dict[str, str]:
 @pytest.fixture
 def service(clean_database: str, topic: str) -> Iterator[tuple[TestClient, Container]]:
     container = build_container(service_settings(clean_database, topic, admin_token=TOKEN))
-    with TestClient(create_app(container, run_consumer=True)) as client:
+    with TestClient(create_app(http_dependencies(container, run_consumer=True))) as client:
         yield client, container
 
 
@@ -143,8 +145,8 @@ def test_stubs_are_shown_and_never_replayed_and_selections_replay_the_rest(
     replays = read_all(topic, expected=2)
     got = sorted((m.key(), m.value(), tuple(m.headers())) for m in replays)  # type: ignore[attr-defined]
     assert got == [
-        (b"a", b'{"x": 1}', (("trace", b"t1"), ("dlq.replay-of", b"0"))),
-        (b"c", b'{"x": 3}', (("dlq.replay-of", b"2"),)),
+        (b"a", b'{"x": 1}', (("trace", b"t1"), (dlq_format.REPLAY_OF, b"0"))),
+        (b"c", b'{"x": 3}', ((dlq_format.REPLAY_OF, b"2"),)),
     ]
     assert "replayed 0 dead letters" in dlq(env, "replay", "--since", "2999-01-01T00:00Z").stdout
 

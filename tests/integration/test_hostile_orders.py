@@ -19,14 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from adapters.kafka.topics import ensure_topics
-from entrypoints.container import Container, build_container
+from adapters.kafka.client.topics import ensure_topics
+from adapters.kafka.dead_letters import format as dlq_format
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from order_core import Order, encode_order
 from order_tools.fake_orders import random_order
-from tests.integration.conftest import KAFKA, service_settings
 from tests.integration.kafka_helpers import publish, read_all, wait_for
 from tests.strategies import ID_ALPHABET, extreme_orders
+from tests.support import KAFKA, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def service(database_url: str) -> Iterator[Service]:
     )
 
     ensure_topics(KAFKA, {topic: 4, f"{topic}.dlq": 1})
-    with TestClient(create_app(container, run_consumer=True)) as client:
+    with TestClient(create_app(http_dependencies(container, run_consumer=True))) as client:
         yield Service(client, container, topic)
 
 
@@ -96,7 +97,7 @@ def test_hostile_orders_are_stored_and_served_byte_for_byte(
     service.dead_letters += len(broken)
     dead = read_all(f"{service.topic}.dlq", expected=service.dead_letters, timeout=30)
     assert len(dead) == service.dead_letters
-    assert all(dict(m.headers())["dlq.reason"] for m in dead)  # type: ignore[attr-defined]
+    assert all(dict(m.headers())[dlq_format.REASON] for m in dead)  # type: ignore[attr-defined]
     state = service.client.app.state.consumer_thread.state  # type: ignore[attr-defined]
     assert state.failure is None
     assert state.retries == 0  # never stalled: nothing was refused by the database

@@ -20,14 +20,15 @@ from confluent_kafka import Consumer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.kafka.order_consumer import OrderConsumer
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.ingest.consumer import OrderConsumer
 from adapters.postgres.repository import PostgresOrderRepository
 from order_core import Order, encode_order
-from tests.integration.conftest import KAFKA
 from tests.integration.kafka_helpers import running, wait_for
 from tests.integration.raw_producer import RawProducer, RawRecord
 from tests.integration.test_kafka_consumer import make_consumer
 from tests.strategies import orders
+from tests.support import KAFKA
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ header_names = st.one_of(
     ),
     st.text(max_size=16).map(str.encode),
     st.just(b"traceparent"),
-    st.just(b"dlq.replay-of"),
+    st.just(dlq_format.REPLAY_OF.encode()),
 )
 headers = st.lists(
     st.tuples(header_names, st.one_of(st.none(), st.binary(max_size=64))), max_size=5
@@ -108,7 +109,7 @@ class DeadLetterWatch:
             if message.error() is None:
                 pairs: list[tuple[str, bytes | None]] = message.headers() or []  # type: ignore[assignment]
                 found = {k: v or b"" for k, v in pairs}
-                key = (int(found["dlq.partition"]), int(found["dlq.offset"]))
+                key = (int(found[dlq_format.PARTITION]), int(found[dlq_format.OFFSET]))
                 self.seen[key] = found
 
     def close(self) -> None:
@@ -161,8 +162,8 @@ def test_any_record_is_an_order_or_a_dead_letter_and_the_consumer_goes_on(
     assert consumer.state.failure is None
     assert not valid.keys() & watch.seen.keys(), "a valid order was dead-lettered"
     for coordinates in invalid:
-        assert watch.seen[coordinates]["dlq.topic"] == topic.encode()
-        assert watch.seen[coordinates]["dlq.reason"]
+        assert watch.seen[coordinates][dlq_format.TOPIC] == topic.encode()
+        assert watch.seen[coordinates][dlq_format.REASON]
 
 
 def _uid(document: bytes) -> str:

@@ -9,12 +9,12 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
-from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import publish, wait_for
+from tests.support import service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def service(
         service_settings(clean_database, topic, cache_backend=request.param)
     )
     container.cache().clear()
-    with TestClient(create_app(container, run_consumer=True)) as client:
+    with TestClient(create_app(http_dependencies(container, run_consumer=True))) as client:
         yield client, container
 
 

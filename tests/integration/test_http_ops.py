@@ -9,12 +9,12 @@ from openapi_spec_validator import validate
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
-from tests.integration.conftest import service_settings
 from tests.integration.kafka_helpers import publish, wait_for
+from tests.support import service_settings
 
 pytestmark = pytest.mark.integration
 TOKEN = "s3cret-token"
@@ -25,7 +25,7 @@ def service(clean_database: str, topic: str) -> Iterator[tuple[TestClient, Conta
     container = build_container(
         service_settings(clean_database, topic, admin_token=TOKEN, cache_backend="redis")
     )
-    with TestClient(create_app(container, run_consumer=True)) as client:
+    with TestClient(create_app(http_dependencies(container, run_consumer=True))) as client:
         yield client, container
 
 
@@ -112,13 +112,13 @@ def test_admin_endpoints_need_the_token(
 def test_start_warms_the_cache_with_the_most_recent_orders(clean_database: str, topic: str) -> None:
     batch = [(k, v) for k, v, _ in messages(25, seed=3)]
     first = build_container(service_settings(clean_database, topic))
-    with TestClient(create_app(first, run_consumer=True)):
+    with TestClient(create_app(http_dependencies(first, run_consumer=True))):
         publish(topic, batch)
         wait_for(lambda: first.repository().count() == 25, what="25 orders saved")
     container = build_container(
         service_settings(clean_database, topic, warm_up_orders=10, cache_backend="memory")
     )
-    with TestClient(create_app(container)):
+    with TestClient(create_app(http_dependencies(container))):
         cache = container.cache()
         cached = [k for k, _ in batch if k is not None and cache.get(k.decode()) is not None]
     assert len(cached) == 10
@@ -128,7 +128,7 @@ def test_http_serves_while_kafka_is_unreachable(clean_database: str, topic: str)
     container = build_container(
         service_settings(clean_database, topic, kafka_bootstrap="127.0.0.1:1")
     )
-    with TestClient(create_app(container, run_consumer=True)) as client:
+    with TestClient(create_app(http_dependencies(container, run_consumer=True))) as client:
         assert client.get("/healthz").status_code == 200
         answer = client.get("/order?id=not-there")
         assert answer.status_code == 404

@@ -11,17 +11,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from adapters.kafka.dead_letters import DeadLetterPublisher
-from adapters.kafka.order_consumer import ConsumerSettings, OrderConsumer
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.kafka.records import Record
-from adapters.memory_cache import InMemoryOrderCache
+from adapters.caches.memory import InMemoryOrderCache
+from adapters.kafka.client.publisher import KafkaPublisher
+from adapters.kafka.client.records import Record
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
+from adapters.kafka.ingest.consumer import ConsumerSettings, OrderConsumer
 from adapters.postgres.repository import PostgresOrderRepository
-from adapters.tracing import NO_TRACING, Tracing, tracing_from_environment
+from adapters.telemetry.tracing import NO_TRACING, Tracing, tracing_from_environment
 from order_core import CacheGateway, EncodedOrder, RepositoryUnavailable, SaveResult, SaveThenCache
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID
-from tests.integration.conftest import KAFKA
 from tests.integration.kafka_helpers import (
     committed_offsets,
     end_offsets,
@@ -30,6 +30,7 @@ from tests.integration.kafka_helpers import (
     running,
     wait_for,
 )
+from tests.support import KAFKA
 
 pytestmark = pytest.mark.integration
 
@@ -137,10 +138,10 @@ def test_invalid_messages_go_to_the_dead_letter_topic_with_reasons(
     assert sorted(m.value() for m in dead) == sorted(v for _, v in bad)  # type: ignore[attr-defined]
     for message in dead:
         headers = dict(message.headers())  # type: ignore[attr-defined]
-        assert headers["dlq.topic"] == topic.encode()
-        assert headers["dlq.reason"]
-        assert int(headers["dlq.offset"]) >= 0
-    reasons = {m.value(): dict(m.headers())["dlq.reason"].decode() for m in dead}  # type: ignore[attr-defined]
+        assert headers[dlq_format.TOPIC] == topic.encode()
+        assert headers[dlq_format.REASON]
+        assert int(headers[dlq_format.OFFSET]) >= 0
+    reasons = {m.value(): dict(m.headers())[dlq_format.REASON].decode() for m in dead}  # type: ignore[attr-defined]
     assert "not JSON" in reasons[b"not json"]
     assert "empty" in reasons[b""]
     assert "track_number: is required" in reasons[b'{"order_uid": "x"}']
@@ -154,7 +155,7 @@ def test_consumer_events_carry_order_uid_partition_and_offset(
 ) -> None:
     publish(topic, [(SAMPLE_ID.encode(), sample_bytes), (b"x", b"junk")])
     consumer = make_consumer(topic, repository)
-    with caplog.at_level(logging.DEBUG, logger="adapters.kafka.order_consumer"), running(consumer):
+    with caplog.at_level(logging.DEBUG, logger="adapters.kafka.ingest.consumer"), running(consumer):
         wait_for(lambda: consumer.state.messages == 2, what="two messages handled")
     saved = [r for r in caplog.records if r.getMessage() == "order saved"]
     assert [(r.order_uid, r.partition >= 0, r.offset >= 0) for r in saved] == [  # type: ignore[attr-defined]

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.kafka.topics import ensure_topics
+from adapters.kafka.client.topics import ensure_topics
+from adapters.kafka.dead_letters import format as dlq_format
 from entrypoints.container import build_container
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
-from tests.integration.conftest import KAFKA, service_settings
 from tests.integration.kafka_helpers import read_all, running, wait_for
+from tests.support import KAFKA, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ def test_consume_save_and_dead_letter_through_sasl(
         wait_for(lambda: repository.get_document(SAMPLE_ID) is not None, 60, "the sample saved")
     dead = read_all(f"{topic}.dlq", expected=1)  # read back over the plain listener
     assert len(dead) == 1
-    assert b"is required" in dict(dead[0].headers())["dlq.reason"]  # type: ignore[attr-defined]
+    assert b"is required" in dict(dead[0].headers())[dlq_format.REASON]  # type: ignore[attr-defined]
     container.shutdown_resources()
 
 

@@ -26,7 +26,7 @@ from order_core import (
 )
 from tests.contracts.repository import *  # noqa: F403 - the contract's tests
 from tests.contracts.repository import encoded, numbered
-from tests.integration.conftest import ADMIN_URL
+from tests.support import ADMIN_URL
 
 pytestmark = pytest.mark.integration
 

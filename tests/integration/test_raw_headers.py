@@ -1,4 +1,4 @@
-"""Record headers read as bytes (adapters/kafka/raw_headers.py) against the real broker: the
+"""Record headers read as bytes (adapters/kafka/client/raw_headers.py) against the real broker: the
 locked confluent-kafka's Message layout is the one the reader knows, and what it reads is
 what was sent, whatever the names hold."""
 
@@ -10,10 +10,10 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Message
 
-from adapters.kafka.raw_headers import RawHeaders, layout_known, read_raw_headers
-from adapters.kafka.topics import ensure_topics
-from tests.integration.conftest import KAFKA
+from adapters.kafka.client.raw_headers import RawHeaders, layout_known, read_raw_headers
+from adapters.kafka.client.topics import ensure_topics
 from tests.integration.raw_producer import RawProducer, RawRecord
+from tests.support import KAFKA
 
 pytestmark = pytest.mark.integration
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from dependency_injector import providers
 from starlette.testclient import TestClient
 
-from entrypoints.container import Container, build_container
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.settings import load
+from tests.fakes import FakeRepository
 
 ADMIN_TOKEN = "t0ken"
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -17,9 +19,11 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture
 def app() -> Iterator[tuple[TestClient, Container]]:
-    """The real app on the real container, with the in-memory repository and cache."""
+    """The real app on the real container, with the in-memory cache and a repository that
+    a test can switch off (tests.fakes.FakeRepository)."""
     container = build_container(
         load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": ADMIN_TOKEN})
     )
-    with TestClient(create_app(container)) as client:
+    container.repository.override(providers.Object(FakeRepository()))
+    with TestClient(create_app(http_dependencies(container))) as client:
         yield client, container

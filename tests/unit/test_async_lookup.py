@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adapters.memory_cache import InMemoryOrderCache
+from adapters.caches.memory import InMemoryOrderCache
 from adapters.memory_repository import InMemoryOrderRepository
 from entrypoints.http.lookups import AsyncLookup
 from order_core import CacheGateway, CacheThenRepository, CircuitBreaker, RepositoryUnavailable

@@ -12,13 +12,15 @@ from confluent_kafka import Message, TopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kafka.consumer_state import ConsumerSettings, ConsumerState
-from adapters.kafka.dead_letters import DeadLetterPublisher, Source
-from adapters.kafka.messages import take
-from adapters.kafka.offset_ledger import OffsetLedger
-from adapters.kafka.order_consumer import OrderConsumer
-from adapters.kafka.publisher import PublishFailed
-from adapters.kafka.records import Record
+from adapters.kafka.client.publisher import PublishFailed
+from adapters.kafka.client.records import Record
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.format import Source
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
+from adapters.kafka.ingest.consumer import OrderConsumer
+from adapters.kafka.ingest.messages import take
+from adapters.kafka.ingest.offset_ledger import OffsetLedger
+from adapters.kafka.ingest.state import ConsumerSettings, ConsumerState
 from entrypoints.readiness import consumer_check
 
 TOPIC = "orders"
@@ -134,7 +136,7 @@ def test_a_retried_batch_sends_each_dead_letter_once(delivered: int) -> None:
     with pytest.raises(PublishFailed):
         publisher.send(letters)
     assert publisher.send(letters) == 5  # the retry: every letter is accounted for
-    offsets = [int(dict(r.headers)["dlq.offset"]) for r in topic.stored]
+    offsets = [int(dict(r.headers)[dlq_format.OFFSET]) for r in topic.stored]
     assert sorted(offsets) == list(range(5))  # each once
 
 

@@ -1,5 +1,6 @@
-"""Dead letters read back (adapters.kafka.dead_letter_entry) and shown in a terminal
-(entrypoints.dlq_text), and the ``--since`` argument of ``dlq replay``: no Kafka needed."""
+"""Dead letters read back (adapters.kafka.dead_letters.format) and shown in a terminal
+(entrypoints.cli.dead_letter_text), and the ``--since`` argument of ``dlq replay``: no
+Kafka needed."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.kafka.dead_letter_entry import CannotReplayStub, entry, replay_record, utc_time
-from adapters.kafka.dead_letters import REPLAY_OF, Source, cap_reason, dead_letter, stub
-from entrypoints import dlq_text
-from entrypoints.dlq_commands import since
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.format import (
+    REPLAY_OF,
+    CannotReplay,
+    Source,
+    cap_reason,
+    dead_letter,
+    parse,
+    replay_record,
+    stub,
+)
+from entrypoints.cli import dead_letter_text as dlq_text
+from entrypoints.cli.dead_letters import since
 from entrypoints.http.dead_letters import described
+from order_core import utc_time
 
 headers = st.lists(
     st.tuples(st.text("abcxyz-", min_size=1, max_size=8), st.binary(max_size=20)), max_size=3
@@ -34,7 +45,7 @@ sources = st.builds(
 
 @given(sources, st.text(max_size=300))
 def test_a_dead_letter_reads_back_as_it_was_written(source: Source, reason: str) -> None:
-    letter = entry(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
+    letter = parse(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
     assert letter.reason == cap_reason(reason).decode()
     assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
         source.topic,
@@ -46,13 +57,37 @@ def test_a_dead_letter_reads_back_as_it_was_written(source: Source, reason: str)
     assert not letter.stub
     assert letter.replay_of is None
     assert letter.source == f"{source.topic}/{source.partition}@{source.offset}"
+    assert letter.format_version == dlq_format.FORMAT_VERSION
+
+
+@given(sources, st.none() | st.integers(-5, 10**6))
+def test_a_record_of_a_newer_format_is_read_but_never_replayed(
+    source: Source, version: int | None
+) -> None:
+    """Records written before the version header read as version 1; one of a newer
+    version than this code writes is listed, and replaying it is refused with the reason."""
+    record = dead_letter(source, "why", max_bytes=10**7)
+    kept = tuple(h for h in record.headers if h[0] != dlq_format.FORMAT)
+    if version is not None:
+        kept = ((dlq_format.FORMAT, str(version).encode()), *kept)
+    letter = parse(3, 1, record.key, record.value, kept)
+    assert letter.format_version == (1 if version is None else version)
+    assert (letter.source_topic, letter.source_offset) == (source.topic, source.offset)
+    if letter.format_version > dlq_format.FORMAT_VERSION:
+        refusal = dlq_format.replay_refusal(letter)
+        assert refusal is not None
+        assert f"format {version}" in refusal
+        with pytest.raises(CannotReplay, match="newer than this version"):
+            replay_record(letter)
+    else:
+        assert replay_record(letter).value == source.value
 
 
 @given(sources, st.text(max_size=300))
 def test_a_replay_is_the_original_marked_with_its_dead_letter_offset(
     source: Source, reason: str
 ) -> None:
-    letter = entry(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
+    letter = parse(7, 1, *attrs.astuple(dead_letter(source, reason, max_bytes=10**7)))
     replay = replay_record(letter)
     assert (replay.key, replay.value) == (source.key, source.value)
     assert replay.headers == (*source.headers, (REPLAY_OF, b"7"))
@@ -60,16 +95,16 @@ def test_a_replay_is_the_original_marked_with_its_dead_letter_offset(
 
 def test_a_replay_that_fails_again_says_what_it_replayed_stub_or_not() -> None:
     original = Source("orders", 1, 5, None, b"k", b"{bad", (("trace", b"t"),))
-    first = entry(7, 1, *attrs.astuple(dead_letter(original, "not JSON")))
+    first = parse(7, 1, *attrs.astuple(dead_letter(original, "not JSON")))
     # The consumer reads the replay back as a new source, with the replay's headers.
     again = attrs.evolve(original, offset=90, headers=replay_record(first).headers)
     for record in (dead_letter(again, "not JSON"), stub(again, "not JSON")):
-        letter = entry(12, 1, *attrs.astuple(record))
+        letter = parse(12, 1, *attrs.astuple(record))
         assert letter.replay_of == 7
         assert letter.source_offset == 90
         assert all(not name.startswith("dlq.") for name, _ in letter.headers)
     # Replayed once more, it names the newest dead letter only.
-    assert replay_record(entry(12, 1, *attrs.astuple(dead_letter(again, "x")))).headers == (
+    assert replay_record(parse(12, 1, *attrs.astuple(dead_letter(again, "x")))).headers == (
         ("trace", b"t"),
         (REPLAY_OF, b"12"),
     )
@@ -77,12 +112,10 @@ def test_a_replay_that_fails_again_says_what_it_replayed_stub_or_not() -> None:
 
 def test_a_stub_says_so_and_cannot_be_replayed() -> None:
     source = Source("orders", 3, 99, None, None, b"x" * 5000, ())
-    letter = entry(4, 1, *attrs.astuple(stub(source, "too large")))
+    letter = parse(4, 1, *attrs.astuple(stub(source, "too large")))
     assert letter.stub
     assert letter.original_bytes == 5000
-    with pytest.raises(
-        CannotReplayStub, match=r"dead letter 4 is a stub.*5,000 bytes.*orders/3@99"
-    ):
+    with pytest.raises(CannotReplay, match=r"dead letter 4 is a stub.*5,000 bytes.*orders/3@99"):
         replay_record(letter)
     shown = dlq_text.details(letter, "orders.dlq")
     assert "STUB" in shown
@@ -90,7 +123,9 @@ def test_a_stub_says_so_and_cannot_be_replayed() -> None:
 
 
 def test_headers_that_are_not_the_services_are_read_with_care() -> None:
-    letter = entry(0, None, None, b"", (("dlq.partition", b"two"), ("dlq.reason", b"\xff")))
+    letter = parse(
+        0, None, None, b"", ((dlq_format.PARTITION, b"two"), (dlq_format.REASON, b"\xff"))
+    )
     assert letter.source_partition is None
     assert letter.reason == "\ufffd"
     assert letter.source == "?/?@?"
@@ -102,7 +137,7 @@ def test_control_characters_cannot_reach_the_terminal() -> None:
     assert "\u202e" not in dlq_text.printable(hostile)
     assert dlq_text.printable("a\nb", keep_newlines=True) == "a\nb"
     assert dlq_text.printable("a\nb") == "a\\nb"
-    letter = entry(1, 1, None, hostile.encode(), (("dlq.reason", hostile.encode()),))
+    letter = parse(1, 1, None, hostile.encode(), ((dlq_format.REASON, hostile.encode()),))
     for text in (dlq_text.listing([letter]), dlq_text.details(letter, "t")):
         assert "\x1b" not in text
         assert "\u202e" not in text
@@ -111,8 +146,8 @@ def test_control_characters_cannot_reach_the_terminal() -> None:
 def test_the_listing_is_one_line_each_with_marks() -> None:
     source = Source("orders", 2, 41, None, None, b"{}")
     letters = [
-        entry(9, 1_700_000_000_000, *attrs.astuple(dead_letter(source, "line one\nline two"))),
-        entry(
+        parse(9, 1_700_000_000_000, *attrs.astuple(dead_letter(source, "line one\nline two"))),
+        parse(
             10,
             None,
             *attrs.astuple(stub(attrs.evolve(source, headers=((REPLAY_OF, b"9"),)), "big")),
@@ -163,7 +198,7 @@ def test_since_takes_a_duration_or_an_iso_time() -> None:
 def test_any_timestamp_is_shown_never_an_error(source: Source, written: int | None) -> None:
     """A record's timestamp is whatever its producer wrote (any 64-bit value): every view of
     its dead letter shows it, as a date when it is one."""
-    letter = entry(3, written, *attrs.astuple(dead_letter(source, "not JSON")))
+    letter = parse(3, written, *attrs.astuple(dead_letter(source, "not JSON")))
     shown = dlq_text.details(letter, "orders.dlq")
     assert dlq_text.listing([letter])
     view = described(letter)

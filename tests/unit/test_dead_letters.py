@@ -10,16 +10,17 @@ from confluent_kafka import KafkaError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.kafka.dead_letters import (
+from adapters.kafka.client.publisher import PublishRefused
+from adapters.kafka.client.records import Record
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.format import (
     MAX_REASON_BYTES,
-    DeadLetterPublisher,
     Source,
     cap_reason,
     dead_letter,
     stub,
 )
-from adapters.kafka.publisher import PublishRefused
-from adapters.kafka.records import Record
+from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
 
 sources = st.builds(
     Source,
@@ -30,9 +31,10 @@ sources = st.builds(
     key=st.none() | st.binary(max_size=40) | st.binary(min_size=5000, max_size=20_000),
     value=st.binary(max_size=3000) | st.binary(min_size=20_000, max_size=30_000),
     headers=st.lists(
-        st.tuples(st.sampled_from(["h", "dlq.replay-of"]), st.binary(max_size=50))
+        st.tuples(st.sampled_from(["h", dlq_format.REPLAY_OF]), st.binary(max_size=50))
         | st.tuples(
-            st.sampled_from(["big", "dlq.replay-of"]), st.binary(min_size=9000, max_size=20_000)
+            st.sampled_from(["big", dlq_format.REPLAY_OF]),
+            st.binary(min_size=9000, max_size=20_000),
         ),
         max_size=3,
     ).map(tuple),
@@ -47,13 +49,14 @@ def test_a_dead_letter_fits_and_keeps_its_coordinates(
     headers = dict(record.headers)
     assert record.size <= max(max_bytes, 6_000)  # a stub is a few KB whatever the original
     assert stub(source, reason).size <= 6_000
-    assert headers["dlq.topic"] == source.topic.encode()
-    assert int(headers["dlq.partition"]) == source.partition
-    assert int(headers["dlq.offset"]) == source.offset
-    assert headers["dlq.sha256"] == hashlib.sha256(source.value).hexdigest().encode()
-    assert len(headers["dlq.reason"]) <= MAX_REASON_BYTES
-    headers["dlq.reason"].decode()  # cut at a character boundary: still UTF-8
-    if "dlq.stub" in headers:
+    assert headers[dlq_format.FORMAT] == str(dlq_format.FORMAT_VERSION).encode()
+    assert headers[dlq_format.TOPIC] == source.topic.encode()
+    assert int(headers[dlq_format.PARTITION]) == source.partition
+    assert int(headers[dlq_format.OFFSET]) == source.offset
+    assert headers[dlq_format.SHA256] == hashlib.sha256(source.value).hexdigest().encode()
+    assert len(headers[dlq_format.REASON]) <= MAX_REASON_BYTES
+    headers[dlq_format.REASON].decode()  # cut at a character boundary: still UTF-8
+    if dlq_format.STUB in headers:
         body = orjson.loads(record.value)
         assert body["original_bytes"] == len(source.value)
         assert body["offset"] == source.offset
@@ -68,7 +71,7 @@ def test_a_dead_letter_fits_and_keeps_its_coordinates(
 def test_a_message_near_the_size_limit_becomes_a_stub() -> None:
     source = Source("orders", 1, 42, None, b"k", b"x" * 999_000)
     record = dead_letter(source, "over the limit", max_bytes=1_000_000 - 2_000)
-    assert dict(record.headers)["dlq.stub"] == b"true"
+    assert dict(record.headers)[dlq_format.STUB] == b"true"
     assert len(record.value) < 1_000
     assert orjson.loads(record.value)["reason"] == "over the limit"
 
@@ -108,5 +111,5 @@ def test_every_dead_letter_goes_through_even_to_a_small_topic(
     topic = SizeLimitedTopic(limit=2_000)
     sent = DeadLetterPublisher(topic, "orders.dlq").send(letters)  # type: ignore[arg-type]
     assert sent == len(letters) == len(topic.stored)
-    offsets = sorted(int(dict(r.headers)["dlq.offset"]) for r in topic.stored)
+    offsets = sorted(int(dict(r.headers)[dlq_format.OFFSET]) for r in topic.stored)
     assert offsets == sorted(source.offset for source, _ in letters)

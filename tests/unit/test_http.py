@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from adapters.memory_repository import InMemoryOrderRepository
 from entrypoints.container import Container
 from order_core import Order, encode_order
 from tests.conftest import SAMPLE_ID
+from tests.fakes import FakeRepository
 from tests.strategies import orders
 from tests.unit.conftest import ADMIN_HEADERS
 
@@ -60,7 +60,7 @@ def test_a_miss_with_the_repository_down_is_503_and_hits_still_200(
     client, container = app
     container.ingest()([sample_bytes])  # cached
     repository = container.repository()
-    assert isinstance(repository, InMemoryOrderRepository)
+    assert isinstance(repository, FakeRepository)
     repository.available = False
     down = client.get("/order", params={"id": "notcached"})
     assert (down.status_code, error_code(down)) == (503, "unavailable")

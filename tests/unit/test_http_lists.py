@@ -13,15 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from adapters.kafka.dead_letter_entry import entry
-from adapters.kafka.dead_letter_reader import DeadLettersUnavailable
-from adapters.kafka.dead_letters import Source, dead_letter, stub
-from adapters.memory_repository import InMemoryOrderRepository
-from entrypoints.container import Container, build_container
+from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters.format import Source, dead_letter, parse, stub
+from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.settings import load
-from order_core import encode_order
+from order_core import DeadLettersUnavailable, encode_order
 from tests.contracts.repository import BASE
+from tests.fakes import FakeRepository
 from tests.unit.conftest import ADMIN_HEADERS
 
 HOSTILE_REASON = "order_uid: got '<img src=x onerror=\"window.__pwned=1\">'"
@@ -30,11 +29,11 @@ HOSTILE_REASON = "order_uid: got '<img src=x onerror=\"window.__pwned=1\">'"
 class FakeReader:
     """Stands in for DeadLetterReader: the records it holds, or a Kafka that is down."""
 
-    topic = "orders.dlq"
+    name = "orders.dlq"
 
     def __init__(self, records: list[Any], down: bool = False) -> None:
         self.letters = [
-            entry(i, 1_700_000_000_000 + i, r.key, r.value, r.headers)
+            parse(i, 1_700_000_000_000 + i, r.key, r.value, r.headers)
             for i, r in enumerate(records)
         ]
         self.down = down
@@ -144,7 +143,7 @@ def test_any_parameters_get_a_defined_answer_never_a_500(
 def test_the_list_is_503_while_the_store_is_down(app: tuple[TestClient, Container]) -> None:
     client, container = app
     repository = container.repository()
-    assert isinstance(repository, InMemoryOrderRepository)
+    assert isinstance(repository, FakeRepository)
     repository.available = False
     answer = client.get("/orders", params={"customer_id": "ann"})
     assert (answer.status_code, error_code(answer)) == (503, "unavailable")
@@ -162,7 +161,7 @@ def test_a_page_matches_the_documented_schema(app: tuple[TestClient, Container])
 
 def records() -> list[Any]:
     source = Source("orders", 2, 41, 1_700_000_000_000, b"k", b"{}", (("trace", b"1"),))
-    replayed = attrs.evolve(source, offset=42, headers=(("dlq.replay-of", b"0"),))
+    replayed = attrs.evolve(source, offset=42, headers=((dlq_format.REPLAY_OF, b"0"),))
     return [dead_letter(source, "not JSON"), stub(replayed, HOSTILE_REASON)]
 
 
@@ -170,7 +169,7 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
     app: tuple[TestClient, Container],
 ) -> None:
     client, container = app
-    container.dead_letter_reader.override(providers.Object(FakeReader(records())))
+    container.dead_letter_archive.override(providers.Object(FakeReader(records())))
     assert client.get("/admin/dead-letters").status_code == 401
     assert (
         client.get("/admin/dead-letters", headers={"Authorization": "Bearer nope"}).status_code
@@ -201,20 +200,20 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "x", ""])
 def test_a_bad_dead_letter_limit_is_400(app: tuple[TestClient, Container], limit: str) -> None:
     client, container = app
-    container.dead_letter_reader.override(providers.Object(FakeReader(records())))
+    container.dead_letter_archive.override(providers.Object(FakeReader(records())))
     answer = client.get("/admin/dead-letters", params={"limit": limit}, headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (400, "bad_request")
 
 
 def test_dead_letters_are_503_while_kafka_is_down(app: tuple[TestClient, Container]) -> None:
     client, container = app
-    container.dead_letter_reader.override(providers.Object(FakeReader([], down=True)))
+    container.dead_letter_archive.override(providers.Object(FakeReader([], down=True)))
     answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (503, "unavailable")
 
 
 def test_dead_letters_are_404_without_an_admin_token() -> None:
     container = build_container(load({}, {"repository": "memory"}))
-    with TestClient(create_app(container)) as client:
+    with TestClient(create_app(http_dependencies(container))) as client:
         answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (404, "not_found")

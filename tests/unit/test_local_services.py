@@ -15,22 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))  # the tool runs before the virtualenv exists
 
-from local_services import (  # noqa: E402
-    cli,
-    commands,
-    kafka_config,
-    kafka_jars,
-    memcached,
-    ports,
-    postgres_config,
-    processes,
-    redis,
-    service,
-    waiting,
-)
+from local_services import caches, cli, kafka, postgres, service, system  # noqa: E402
 from local_services.config import Config, Run  # noqa: E402
 from local_services.output import Fail  # noqa: E402
-from local_services.waiting import Probe  # noqa: E402
+from local_services.service import Probe  # noqa: E402
 
 ENV_2ND_SET = {
     "ORDER_SERVICES_DIR": "/tmp/svc2",
@@ -176,13 +164,13 @@ def test_lock_timeout() -> None:
 
 def rendered_kafka(port: int = 9092, controller: int = 9093, sasl: int = 9094) -> str:
     template = (REPO / "scripts" / "kafka" / "server.properties").read_text()
-    return kafka_config.render_properties(template, Path("/s/kafka/data"), port, controller, sasl)
+    return kafka.render_properties(template, Path("/s/kafka/data"), port, controller, sasl)
 
 
 def test_server_properties_default_listeners() -> None:
     text = rendered_kafka()
     assert "@" not in text.replace("# between @ signs", "")
-    props = kafka_config.properties(text)
+    props = kafka.properties(text)
     listeners = (
         "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://127.0.0.1:9094"
     )
@@ -203,7 +191,7 @@ def test_server_properties_default_listeners() -> None:
 
 
 def test_server_properties_port_overrides() -> None:
-    props = kafka_config.properties(rendered_kafka(19092, 19093, 19094))
+    props = kafka.properties(rendered_kafka(19092, 19093, 19094))
     assert props["listeners"] == (
         "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_PLAINTEXT://127.0.0.1:19094"
     )
@@ -211,29 +199,29 @@ def test_server_properties_port_overrides() -> None:
 
 
 def test_has_sasl_tells_a_broker_started_before_the_listener() -> None:
-    assert kafka_config.has_sasl(rendered_kafka(), 9094)
-    assert not kafka_config.has_sasl(rendered_kafka(), 19094)
+    assert kafka.has_sasl(rendered_kafka(), 9094)
+    assert not kafka.has_sasl(rendered_kafka(), 19094)
     before = "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"
-    assert not kafka_config.has_sasl(before, 9094)
-    assert not kafka_config.has_sasl("", 9094)
+    assert not kafka.has_sasl(before, 9094)
+    assert not kafka.has_sasl("", 9094)
 
 
 def test_scram_credential_for_storage_tool() -> None:
-    assert kafka_config.scram_credential() == "SCRAM-SHA-256=[name=orders,password=orders-secret]"
+    assert kafka.scram_credential() == "SCRAM-SHA-256=[name=orders,password=orders-secret]"
 
 
 def test_properties_parser() -> None:
     text = "# c=1\n a = b \nempty=\nx=y=z\nno equals\n"
-    assert kafka_config.properties(text) == {"a": "b", "empty": "", "x": "y=z"}
+    assert kafka.properties(text) == {"a": "b", "empty": "", "x": "y=z"}
 
 
 def test_kafka_tool_command_lines() -> None:
-    assert kafka_config.format_command("AbCdEfGhIjKlMnOpQrStUv", Path("/a b/p")) == [
+    assert kafka.format_command("AbCdEfGhIjKlMnOpQrStUv", Path("/a b/p")) == [
         *["kafka.tools.StorageTool", "format", "--standalone", "-g"],
         *["-t", "AbCdEfGhIjKlMnOpQrStUv", "-c", "/a b/p"],
         *["--add-scram", "SCRAM-SHA-256=[name=orders,password=orders-secret]"],
     ]
-    assert kafka_config.add_scram_command(19092) == [
+    assert kafka.add_scram_command(19092) == [
         *["kafka.admin.ConfigCommand", "--bootstrap-server", "127.0.0.1:19092", "--alter"],
         *["--entity-type", "users", "--entity-name", "orders"],
         *["--add-config", "SCRAM-SHA-256=[password=orders-secret]"],
@@ -241,22 +229,22 @@ def test_kafka_tool_command_lines() -> None:
 
 
 def test_kafka_status_detail_names_the_sasl_user_or_the_restart() -> None:
-    detail = kafka_config.status_detail("4.1.1", 9093, rendered_kafka(), 9094)
+    detail = kafka.status_detail("4.1.1", 9093, rendered_kafka(), 9094)
     assert detail == (
         ", 4.1.1, controller :9093, SASL_PLAINTEXT://127.0.0.1:9094 SCRAM-SHA-256"
         " user orders password orders-secret"
     )
-    old = kafka_config.status_detail("4.1.1", 9093, "", 9094)
+    old = kafka.status_detail("4.1.1", 9093, "", 9094)
     assert old.endswith("no SASL listener (run: scripts/services.sh restart kafka)")
 
 
 def test_jar_checks() -> None:
-    good = [*kafka_jars.required_jars("4.1.1", "2.24.3"), "kafka-clients-4.1.1.jar", "x-1.jar"]
-    assert kafka_jars.jar_problem(good, "4.1.1", "2.24.3") == ""
+    good = [*kafka.required_jars("4.1.1", "2.24.3"), "kafka-clients-4.1.1.jar", "x-1.jar"]
+    assert kafka.jar_problem(good, "4.1.1", "2.24.3") == ""
     no_core = [j for j in good if not j.startswith("log4j-core")]
-    assert "log4j-core-2.24.3.jar missing" in kafka_jars.jar_problem(no_core, "4.1.1", "2.24.3")
+    assert "log4j-core-2.24.3.jar missing" in kafka.jar_problem(no_core, "4.1.1", "2.24.3")
     mixed = [*good, "kafka-raft-4.1.0.jar"]
-    assert kafka_jars.jar_problem(mixed, "4.1.1", "2.24.3") == (
+    assert kafka.jar_problem(mixed, "4.1.1", "2.24.3") == (
         "mixed Kafka versions resolved: kafka-raft-4.1.0.jar"
     )
 
@@ -271,14 +259,14 @@ def test_jar_checks() -> None:
     ],
 )
 def test_java_version(output: str, major: int | None) -> None:
-    assert kafka_jars.parse_java_major(output) == major
+    assert kafka.parse_java_major(output) == major
 
 
 # -- postgres, memcached, redis ---------------------------------------------------------------
 
 
 def test_postgresql_conf() -> None:
-    conf = postgres_config.render_conf(15432, Path("/s/postgres/run"))
+    conf = postgres.render_conf(15432, Path("/s/postgres/run"))
     lines = set(conf.splitlines())
     assert {"listen_addresses = '127.0.0.1'", "port = 15432", "fsync = on"} <= lines
     assert "unix_socket_directories = '/s/postgres/run'" in lines
@@ -286,7 +274,7 @@ def test_postgresql_conf() -> None:
 
 
 def test_postgres_root_in_the_state_dir_when_reachable() -> None:
-    assert postgres_config.pg_root(Path("/work/main/.services"), True) == Path(
+    assert postgres.pg_root(Path("/work/main/.services"), True) == Path(
         "/work/main/.services/postgres"
     )
 
@@ -295,9 +283,9 @@ def test_postgres_root_moves_out_when_unreachable_or_too_long() -> None:
     # The same place as the former bash script: printf %s DIR | sha256sum | cut -c1-12
     digest = hashlib.sha256(b"/root/clone/.services").hexdigest()[:12]
     expected = Path("/var/lib/postgresql/order-service") / digest
-    assert postgres_config.pg_root(Path("/root/clone/.services"), False) == expected
+    assert postgres.pg_root(Path("/root/clone/.services"), False) == expected
     long = Path("/" + "d" * 80)
-    assert postgres_config.pg_root(long, True).parent == Path("/var/lib/postgresql/order-service")
+    assert postgres.pg_root(long, True).parent == Path("/var/lib/postgresql/order-service")
 
 
 def test_debian_clusters_on_our_port() -> None:
@@ -306,19 +294,19 @@ def test_debian_clusters_on_our_port() -> None:
         "15  other  5433 online postgres /var/lib/postgresql/15/other /var/log/y.log\n"
         "16  main   5432 down   postgres /var/lib/postgresql/16/main /var/log/z.log\n"
     )
-    assert postgres_config.debian_clusters_on(out, 5432) == [("15", "main")]
-    assert postgres_config.debian_clusters_on(out, 15432) == []
+    assert postgres.debian_clusters_on(out, 5432) == [("15", "main")]
+    assert postgres.debian_clusters_on(out, 15432) == []
 
 
 def test_memcached_command_line() -> None:
-    assert memcached.memcached_args(21211, "memcache") == [
+    assert caches.memcached_args(21211, "memcache") == [
         *["memcached", "-u", "memcache", "-l", "127.0.0.1", "-p", "21211"],
         *["-U", "0", "-m", "256", "-c", "1024"],
     ]
 
 
 def test_redis_command_line_keeps_blanks_in_paths() -> None:
-    args = redis.redis_args(16379, Path("/a b/redis"), Path("/a b/redis/redis.log"))
+    args = caches.redis_args(16379, Path("/a b/redis"), Path("/a b/redis/redis.log"))
     assert args[:3] == ["redis-server", "--port", "16379"]
     assert args[args.index("--dir") + 1] == "/a b/redis"
     assert args[args.index("--logfile") + 1] == "/a b/redis/redis.log"
@@ -332,10 +320,10 @@ def test_redis_command_line_keeps_blanks_in_paths() -> None:
 
 
 def test_argv_numbers_fields_across_words() -> None:
-    assert commands.argv("{}/pg_isready -p {} -t 2", "/x y/bin", 5432) == [
+    assert system.argv("{}/pg_isready -p {} -t 2", "/x y/bin", 5432) == [
         *["/x y/bin/pg_isready", "-p", "5432", "-t", "2"]
     ]
-    assert commands.argv("a {name} {{x}}", name="n m") == ["a", "n m", "{x}"]
+    assert system.argv("a {name} {{x}}", name="n m") == ["a", "n m", "{x}"]
 
 
 def test_listening_ports_from_proc_net_tcp() -> None:
@@ -348,14 +336,14 @@ def test_listening_ports_from_proc_net_tcp() -> None:
         "  sl  local_address                         remote_address  st ...\n"
         "   0: 0000000000000000FFFF00000100007F:4A94 00000000000000000000000000000000:0000 0A 0\n"
     )
-    assert ports.listening_ports([tcp, tcp6]) == {9090, 19092}
+    assert service.listening_ports([tcp, tcp6]) == {9090, 19092}
 
 
 def test_alive_in_status() -> None:
-    assert processes.alive_in_status("Name:\tx\nState:\tS (sleeping)\nThreads:\t9\n")
-    assert not processes.alive_in_status("State:\tZ (zombie)\nThreads:\t1\n")
+    assert service.alive_in_status("Name:\tx\nState:\tS (sleeping)\nThreads:\t9\n")
+    assert not service.alive_in_status("State:\tZ (zombie)\nThreads:\t1\n")
     # A leader that exited while its other threads still shut down (and hold the ports).
-    assert processes.alive_in_status("State:\tZ (zombie)\nThreads:\t9\n")
+    assert service.alive_in_status("State:\tZ (zombie)\nThreads:\t9\n")
 
 
 def test_status_line_is_what_the_fault_harness_parses() -> None:
@@ -365,43 +353,43 @@ def test_status_line_is_what_the_fault_harness_parses() -> None:
 
 
 def test_wait_for_stops_early_on_ready_and_dead() -> None:
-    assert waiting.wait_for("x", 5, lambda: Probe.READY)
-    assert not waiting.wait_for("x", 5, lambda: Probe.DEAD)
+    assert service.wait_for("x", 5, lambda: Probe.READY)
+    assert not service.wait_for("x", 5, lambda: Probe.DEAD)
     answers = iter([Probe.WAIT, Probe.WAIT, Probe.READY])
-    assert waiting.wait_for("x", 5, lambda: next(answers), quiet=True)
-    assert not waiting.wait_for("x", 0.3, lambda: Probe.WAIT, quiet=True)
+    assert service.wait_for("x", 5, lambda: next(answers), quiet=True)
+    assert not service.wait_for("x", 0.3, lambda: Probe.WAIT, quiet=True)
 
 
 def test_await_ready_names_the_cause_and_the_logs(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     with pytest.raises(Fail, match=r"x: not ready \(the process exited\)") as info:
-        waiting.await_ready("x", 5, lambda: Probe.DEAD, log)
+        service.await_ready("x", 5, lambda: Probe.DEAD, log)
     assert info.value.logs == (log,)
 
 
 def test_spawn_records_the_pid_and_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     pidfile, logfile = tmp_path / "x.pid", tmp_path / "x.log"
-    pid = processes.spawn_daemon([sys.executable, "-c", stubborn], pidfile, logfile, tmp_path)
-    assert processes.read_pid(pidfile) == pid
-    assert processes.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
-    processes.stop_pid("stubborn", pid, timeout=0.5)
-    assert not processes.pid_alive(pid)
+    pid = service.spawn_daemon([sys.executable, "-c", stubborn], pidfile, logfile, tmp_path)
+    assert service.read_pid(pidfile) == pid
+    assert service.pid_matches(pid, "SIG_IGN")  # its command line is visible at once
+    service.stop_pid("stubborn", pid, timeout=0.5)
+    assert not service.pid_alive(pid)
 
 
 def test_the_pinned_kafka_jars_cover_what_the_broker_needs() -> None:
     """The committed checksum file pins every jar the broker must have, each once."""
-    pins = kafka_jars.checksums_file("4.1.1", "2.24.3")
-    pinned = kafka_jars.pinned_checksums(pins.read_text())
-    assert kafka_jars.jar_problem(sorted(pinned), "4.1.1", "2.24.3") == ""
+    pins = kafka.checksums_file("4.1.1", "2.24.3")
+    pinned = kafka.pinned_checksums(pins.read_text())
+    assert kafka.jar_problem(sorted(pinned), "4.1.1", "2.24.3") == ""
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in pinned.values())
 
 
 def test_a_jar_that_differs_from_its_pin_is_refused() -> None:
     pinned = {"a-1.jar": "1" * 64, "b-1.jar": "2" * 64}
-    assert kafka_jars.checksum_problem(dict(pinned), pinned) == ""
+    assert kafka.checksum_problem(dict(pinned), pinned) == ""
     changed = {"a-1.jar": "3" * 64, "c-1.jar": "4" * 64}
-    assert kafka_jars.checksum_problem(changed, pinned) == (
+    assert kafka.checksum_problem(changed, pinned) == (
         "c-1.jar not pinned; b-1.jar missing; a-1.jar has sha256 3333333333333333…,"
         " pinned 1111111111111111…"
     )

@@ -9,9 +9,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from adapters.memory_cache import InMemoryOrderCache
-from adapters.memory_repository import InMemoryOrderRepository
-from adapters.near_cache import NearCachedOrderCache
+from adapters.caches.near import NearCachedOrderCache
 from order_core import (
     CacheAdmin,
     CacheGateway,
@@ -25,6 +23,7 @@ from order_core import (
     encode_order,
 )
 from tests.conftest import SAMPLE_PATH
+from tests.fakes import FakeCache, FakeRepository
 
 IDS = ["a", "b", "c"]
 BASE = decode_order(SAMPLE_PATH.read_bytes())
@@ -41,12 +40,12 @@ class LookupMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = 0.0
-        self.repository = InMemoryOrderRepository()
+        self.repository = FakeRepository()
         # The cache that fails and restarts; small, so it evicts often.
-        self.cache = InMemoryOrderCache(max_entries=3, clock=lambda: self.now)
+        self.cache = FakeCache(max_entries=3, clock=lambda: self.now)
         cache = self.cache
         if self.near:
-            near = InMemoryOrderCache(max_entries=2, clock=lambda: self.now)
+            near = FakeCache(max_entries=2, clock=lambda: self.now)
             cache = NearCachedOrderCache(self.cache, near)  # type: ignore[assignment]
         clock = lambda: self.now  # noqa: E731
         gateway = CacheGateway(

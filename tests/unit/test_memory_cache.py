@@ -1,4 +1,4 @@
-"""InMemoryOrderCache: its bounds, expiry and outage switch (the shared contract is in
+"""InMemoryOrderCache: its bounds and expiry (the shared contract is in
 tests/integration/test_cache_contract.py)."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from adapters.memory_cache import ENTRY_OVERHEAD_BYTES, InMemoryOrderCache
-from order_core.errors import CacheUnavailable
+from adapters.caches.memory import ENTRY_OVERHEAD_BYTES, InMemoryOrderCache
 from order_core.schema import MAX_ORDER_UID_LENGTH
 
 
@@ -194,27 +193,6 @@ def test_empty_value_is_a_hit_not_a_miss() -> None:
     assert cache.get("empty") == b""
     assert cache.get("empty") is not None
     assert cache.get("never-set") is None
-
-
-def test_failing_flag_makes_every_method_raise_and_keeps_the_data() -> None:
-    cache = InMemoryOrderCache()
-    cache.set_many({"a": b"1"})
-    cache.failing = True
-
-    with pytest.raises(CacheUnavailable):
-        cache.get("a")
-    with pytest.raises(CacheUnavailable):
-        cache.set_many({"a": b"2"})
-    with pytest.raises(CacheUnavailable):
-        cache.add("b", b"2")
-    with pytest.raises(CacheUnavailable):
-        cache.delete_many(["a"])
-    with pytest.raises(CacheUnavailable):
-        cache.clear()
-
-    cache.failing = False
-    assert cache.get("a") == b"1"
-    assert cache.get("b") is None
 
 
 def test_concurrent_writers_and_readers_keep_the_bounds() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from adapters.prometheus_telemetry import CONSUMER_LAG, record_librdkafka_stats
+from adapters.telemetry.prometheus import CONSUMER_LAG, record_librdkafka_stats
 
 
 def lag(topic: str, partition: str) -> float:

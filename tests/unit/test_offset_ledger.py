@@ -8,7 +8,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from adapters.kafka.offset_ledger import OffsetLedger, Span
+from adapters.kafka.ingest.offset_ledger import OffsetLedger, Span
 
 PARTITIONS = [("orders", 0), ("orders", 1)]
 partitions = st.sampled_from(PARTITIONS)

@@ -28,7 +28,7 @@ SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Blocker())
     from order_core import (CacheAdmin, CacheGateway, CacheThenRepository, SaveThenCache,
                             decode_order, encode_order)
-    from adapters.memory_cache import InMemoryOrderCache
+    from adapters.caches.memory import InMemoryOrderCache
     from adapters.memory_repository import InMemoryOrderRepository
 
     raw = open(sys.argv[1], "rb").read()

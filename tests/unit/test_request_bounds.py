@@ -15,10 +15,10 @@ import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from entrypoints.container import build_container
+from entrypoints.cli.service import uvicorn_options
+from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.http.bounded_protocol import MAX_HEAD_BYTES
-from entrypoints.run_commands import uvicorn_options
 from entrypoints.settings import load
 
 # The head of a GET /readyz without the padding header: request line, Host, the padding
@@ -57,7 +57,7 @@ class Server:
 def server() -> Iterator[Server]:
     service = load({}, {"repository": "memory", "cache_backend": "memory"})
     options = {**uvicorn_options(service), "host": "127.0.0.1", "port": 0}
-    config = uvicorn.Config(create_app(build_container(service)), **options)
+    config = uvicorn.Config(create_app(http_dependencies(build_container(service))), **options)
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()

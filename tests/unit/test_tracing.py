@@ -8,8 +8,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.testclient import TestClient
 
-from adapters.tracing import NO_TRACING, tracing_from_environment
-from entrypoints.container import build_container
+from adapters.telemetry.tracing import NO_TRACING, tracing_from_environment
+from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.settings import load
 from tests.conftest import SAMPLE_ID
@@ -38,7 +38,7 @@ def test_each_lookup_is_a_span_under_the_callers_trace(sample_bytes: bytes) -> N
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     container = build_container(load({}, {"repository": "memory", "cache_backend": "memory"}))
     container.tracing.override(providers.Object(tracing_from_environment({}, provider)))
-    with TestClient(create_app(container)) as client:
+    with TestClient(create_app(http_dependencies(container))) as client:
         container.ingest()([sample_bytes])
         client.get(f"/orders/{SAMPLE_ID}", headers={"traceparent": TRACEPARENT})
         client.get("/order", params={"id": "unknown1"})

@@ -15,7 +15,7 @@ def denied(request: Request) -> Response | None:
 
     With no token set the admin endpoints do not exist (404): there is nothing to guess.
     """
-    token: str = request.app.state.container.settings().admin_token
+    token: str = request.app.state.dependencies.settings.admin_token
     if not token:
         return error_response(404, "not_found", "admin endpoints are disabled (no admin token)")
     given = request.headers.get("authorization", "")

@@ -16,11 +16,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from entrypoints.background import ConsumerThread, WarmUp
-from entrypoints.container import Container
+from entrypoints.container import HttpDependencies
 from entrypoints.http import customer_orders, dead_letters, errors, openapi, ops, orders
 from entrypoints.http.lookups import AsyncLookup
 from entrypoints.http.timing import RequestTiming, observe
+from entrypoints.worker import ConsumerThread, WarmUp
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -75,22 +75,24 @@ class OrderServiceApp(Starlette):
         observe(route, "GET", result.status, time.perf_counter() - started)
 
 
-def create_app(container: Container, *, run_consumer: bool = False) -> OrderServiceApp:
-    """The HTTP app; with ``run_consumer`` it also consumes Kafka in a background thread."""
-    settings = container.settings()
+def create_app(dependencies: HttpDependencies) -> OrderServiceApp:
+    """The HTTP app; with a worker among its dependencies it also consumes Kafka in a
+    background thread."""
+    settings = dependencies.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: OrderServiceApp) -> AsyncIterator[None]:
-        app.state.container = container
+        app.state.dependencies = dependencies
         app.state.lookups = app.lookups = AsyncLookup(
-            container.lookup(),
+            dependencies.lookup,
             cache_threads=settings.http_cache_threads,
             repository_threads=settings.db_pool_size,
-            tracing=container.tracing(),
+            tracing=dependencies.tracing,
         )
-        consumer = ConsumerThread(container) if run_consumer else None
+        worker = dependencies.worker
+        consumer = ConsumerThread(worker) if worker is not None else None
         app.state.consumer_thread = consumer
-        WarmUp(container).start(settings.warm_up_orders, settings.warm_up_timeout)
+        WarmUp(dependencies.cache_admin).start(settings.warm_up_orders, settings.warm_up_timeout)
         if consumer is not None:
             consumer.start()
         try:
@@ -99,7 +101,7 @@ def create_app(container: Container, *, run_consumer: bool = False) -> OrderServ
             if consumer is not None:
                 consumer.stop()
             app.lookups.close()
-            container.shutdown_resources()
+            dependencies.close()
 
     routes = [
         Route("/", index),

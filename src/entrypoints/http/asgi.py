@@ -6,7 +6,7 @@ import os
 
 from starlette.applications import Starlette
 
-from entrypoints.container import build_container
+from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from entrypoints.process import tune_for_service
@@ -17,6 +17,6 @@ def app_from_environment() -> Starlette:
     settings = load()
     configure_logging(settings.log_format, settings.log_level)
     run_consumer = os.environ.get("ORDER_SERVICE_RUN_CONSUMER", "0") == "1"
-    app = create_app(build_container(settings), run_consumer=run_consumer)
+    app = create_app(http_dependencies(build_container(settings), run_consumer=run_consumer))
     tune_for_service()
     return app

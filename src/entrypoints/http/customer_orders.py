@@ -49,7 +49,7 @@ async def orders_of_customer(request: Request) -> Response:
         return error_response(
             400, "missing_customer_id", "query parameter 'customer_id' is required"
         )
-    listing: CustomerOrders = request.app.state.container.customer_orders()
+    listing: CustomerOrders = request.app.state.dependencies.customer_orders
     try:
         limit = _limit(params.get("limit"))
         page = await anyio.to_thread.run_sync(listing.page, customer_id, limit, params.get("after"))

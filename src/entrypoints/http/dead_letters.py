@@ -13,10 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.kafka.dead_letter_entry import DeadLetter, utc_time
-from adapters.kafka.dead_letter_reader import DeadLetterReader, DeadLettersUnavailable
 from entrypoints.http.admin_auth import denied
 from entrypoints.http.errors import error_response
+from order_core import DeadLetter, DeadLetterArchive, DeadLettersUnavailable, utc_time
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -44,12 +43,12 @@ def described(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
-def _latest(reader: DeadLetterReader, limit: int) -> dict[str, Any]:
+def _latest(reader: DeadLetterArchive, limit: int) -> dict[str, Any]:
     with reader:
         low, high = reader.bounds()
         letters = reader.latest(limit)
     return {
-        "topic": reader.topic,
+        "topic": reader.name,
         "first_offset": low,
         "next_offset": high,
         "dead_letters": [described(letter) for letter in reversed(letters)],
@@ -65,7 +64,7 @@ async def latest_dead_letters(request: Request) -> Response:
         return error_response(
             400, "bad_request", f"'limit' must be a whole number from 1 to {MAX_LIMIT}"
         )
-    reader = request.app.state.container.dead_letter_reader()
+    reader = request.app.state.dependencies.dead_letters()
     try:
         body = await run_in_threadpool(_latest, reader, int(text))
     except DeadLettersUnavailable as exc:

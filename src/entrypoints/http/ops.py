@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.prometheus_telemetry import metrics_exposition
+from adapters.telemetry.prometheus import metrics_exposition
 from entrypoints.http.admin_auth import denied
 from entrypoints.http.errors import error_response
 from entrypoints.readiness import Report, liveness, readiness
@@ -26,7 +26,7 @@ async def readyz(request: Request) -> Response:
     """Ready to serve and to make progress: the database answers, the consumer runs and
     is not stuck retrying one batch."""
     state = request.app.state
-    report = await run_in_threadpool(readiness, state.container, state.consumer_thread)
+    report = await run_in_threadpool(readiness, state.dependencies.probes, state.consumer_thread)
     return _report(report)
 
 
@@ -39,7 +39,7 @@ async def cache_reset(request: Request) -> Response:
     if (refusal := denied(request)) is not None:
         return refusal
     try:
-        await run_in_threadpool(request.app.state.container.cache_admin().reset)
+        await run_in_threadpool(request.app.state.dependencies.cache_admin.reset)
     except CacheUnavailable as exc:
         return error_response(503, "unavailable", f"cache unavailable: {exc}")
     return JSONResponse({"reset": True})
@@ -48,15 +48,15 @@ async def cache_reset(request: Request) -> Response:
 async def cache_warm(request: Request) -> Response:
     if (refusal := denied(request)) is not None:
         return refusal
-    container = request.app.state.container
+    dependencies = request.app.state.dependencies
     try:
-        limit = int(request.query_params.get("limit", container.settings().warm_up_orders))
+        limit = int(request.query_params.get("limit", dependencies.settings.warm_up_orders))
         if limit < 0:
             raise ValueError
     except ValueError:
         return error_response(400, "bad_request", "'limit' must be a whole number, 0 or more")
     try:
-        loaded = await run_in_threadpool(container.cache_admin().warm_up, limit)
+        loaded = await run_in_threadpool(dependencies.cache_admin.warm_up, limit)
     except (CacheUnavailable, RepositoryUnavailable, RepositoryFailed) as exc:
         return error_response(503, "unavailable", str(exc))
     return JSONResponse({"loaded": loaded})

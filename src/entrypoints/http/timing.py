@@ -7,7 +7,7 @@ import time
 from prometheus_client.metrics import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.prometheus_telemetry import HTTP_SECONDS
+from adapters.telemetry.prometheus import HTTP_SECONDS
 
 _children: dict[tuple[str, str, int], Histogram] = {}
 

@@ -21,14 +21,18 @@ Every server address comes from tests/integration/conftest.py (environment varia
 normal local ports by default), and ``scripts/services.sh`` reads the same ORDER_* port
 variables, so the whole suite can run against a second set of servers.
 
-The modules, one concern each (import each name from the module that defines it):
-- servers: the real servers down, up and frozen; backend_killer: PostgreSQL sessions
-  terminated; silent_server: a cache server that never answers;
-- workload: the messages and what must become of them; publishing: sending them;
-  kafka_topics: a test's topics, read back whole; kafka_probe: the group seen from outside;
-- service_process: ``order-service`` processes; waiting: ``wait_until`` and its conditions;
-- commit_watch: commits sampled all along; saved_orders: what PostgreSQL holds now;
-  audit: the end-state check above;
-- http_load: requests timed under faults; metrics: Prometheus text; figures: a test's
-  figures; paths: where the scripts, the command and the artifacts are.
+The modules, one reason to change each (import each name from the module that defines it):
+- servers: the faults injected: the real servers down, up and frozen (``outage``,
+  ``frozen``, ``frozen_postgres``), PostgreSQL sessions terminated (``BackendKiller``), a
+  cache server that never answers (``SilentServer``), a link gone silent (``TcpProxy``);
+- processes: ``order-service`` processes (``service_env``, ``free_port``, ``ServiceProcess``),
+  and ``wait_until`` with ``http_up``;
+- kafka: a test's topics (``new_topic``), read back whole (``read_topic``), and the group
+  seen from outside (``KafkaProbe``, ``all_done``);
+- workload: the messages and what must become of them (``Workload``), and sending them
+  (``publish``, ``Publishing``);
+- audit: the end-state check above (``audit``), the commits sampled all along
+  (``CommitWatch``), and what PostgreSQL holds now (``saved_count``, ``saved_uids``);
+- measures: a test's figures and where they are written (``Figures``, ``ARTIFACTS``),
+  requests timed under faults (``HttpLoad``), and Prometheus text (``metric``).
 """

@@ -1,17 +1,118 @@
 """The audit of every fault test: what the service made of a workload.
 
-What it guarantees is in the package docstring (tests/faults/harness/__init__.py).
+What it guarantees is in the package docstring (tests/faults/harness/__init__.py). Its
+parts: ``CommitWatch`` samples the group's commits all along (``commits_ahead_of_work``
+checks them against the work), ``saved_count`` and ``saved_uids`` say what PostgreSQL holds
+now, and ``audit`` checks the end state.
 """
 
 from __future__ import annotations
 
+import bisect
+import threading
+import time
+from collections.abc import Mapping, Sequence
+
 import attrs
 import psycopg
+from confluent_kafka import KafkaException
 
-from tests.faults.harness.commit_watch import CommitWatch, commits_ahead_of_work
-from tests.faults.harness.kafka_probe import KafkaProbe
-from tests.faults.harness.kafka_topics import Record, read_topic
+from adapters.kafka.dead_letters import format as dlq_format
+from tests.faults.harness.kafka import KafkaProbe, Record, read_topic
 from tests.faults.harness.workload import Workload
+
+
+def saved_count(database_url: str) -> int:
+    """Orders stored now, or -1 while the database cannot be reached."""
+    try:
+        with psycopg.connect(database_url, connect_timeout=2, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM orders").fetchone()
+    except psycopg.OperationalError:
+        return -1
+    return int(row[0]) if row else 0
+
+
+def saved_uids(database_url: str) -> set[str]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT order_uid FROM orders")}
+
+
+class CommitWatch:
+    """Samples the group's committed offsets in the background, with the time of each sample."""
+
+    def __init__(self, topic: str, group: str, partitions: int, every: float = 0.1) -> None:
+        self.samples: list[tuple[float, dict[int, int]]] = []
+        self._probe = KafkaProbe(topic, group, partitions)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    committed = self._probe.committed(timeout=5)
+                except KafkaException:
+                    committed = None  # the broker is away: no sample
+                if committed is not None:
+                    # Taken after the answer: anything committed then was committed before now.
+                    self.samples.append((time.time(), committed))
+                self._stop.wait(self._every)
+        finally:
+            self._probe.close()
+
+    def committed_between(self, start: float, end: float) -> int:
+        """Messages committed between two Unix times (from the samples nearest to them)."""
+        inside = [total for when, total in self.totals() if start <= when <= end]
+        return inside[-1] - inside[0] if len(inside) >= 2 else 0
+
+    def totals(self) -> list[tuple[float, int]]:
+        """(Unix time, sum of the committed offsets) of every sample."""
+        return [(when, sum(committed.values())) for when, committed in list(self.samples)]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def __enter__(self) -> CommitWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def commits_ahead_of_work(
+    samples: Sequence[tuple[float, Mapping[int, int]]],
+    source: Mapping[tuple[int, int], Record],
+    workload: Workload,
+    saved_at: Mapping[str, float],
+    dead_at: Mapping[tuple[int, int], float],
+) -> list[str]:
+    """Samples where a committed offset passed a message not yet saved nor dead-lettered."""
+    # For each partition: offsets in order, and the time by which all up to each were done.
+    done_by: dict[int, tuple[list[int], list[float]]] = {}
+    for (partition, offset), record in sorted(source.items()):
+        uid = workload.valid_values.get(record.value)
+        done = saved_at.get(uid, float("inf")) if uid else dead_at.get((partition, offset))
+        offsets, times = done_by.setdefault(partition, ([], []))
+        previous = times[-1] if times else 0.0
+        offsets.append(offset)
+        times.append(max(previous, float("inf") if done is None else done))
+    violations = []
+    for when, committed in samples:
+        for partition, offset in committed.items():
+            if offset <= 0 or partition not in done_by:
+                continue
+            offsets, times = done_by[partition]
+            index = bisect.bisect_left(offsets, offset) - 1
+            # 1 ms of slack: the dead-letter timestamps have millisecond precision.
+            if index >= 0 and times[index] > when + 0.001:
+                violations.append(
+                    f"partition {partition} was committed to {offset} at {when:.3f}, before "
+                    f"its messages were all saved or dead-lettered ({times[index]:.3f})"
+                )
+    return violations
 
 
 @attrs.define
@@ -50,7 +151,7 @@ class Audit:
     def reason_of(self, value: bytes) -> list[str]:
         """The dead-letter reasons recorded for messages with these bytes."""
         return [
-            dict(record.headers)["dlq.reason"].decode()
+            dict(record.headers)[dlq_format.REASON].decode()
             for record in self.dlq.values()
             if record.value == value
         ]
@@ -123,9 +224,9 @@ def audit(
     for (_, dlq_offset), record in sorted(dlq.items()):
         headers = dict(record.headers)
         try:
-            position = (int(headers["dlq.partition"]), int(headers["dlq.offset"]))
-            reason = headers["dlq.reason"].decode()
-            origin = headers["dlq.topic"].decode()
+            position = (int(headers[dlq_format.PARTITION]), int(headers[dlq_format.OFFSET]))
+            reason = headers[dlq_format.REASON].decode()
+            origin = headers[dlq_format.TOPIC].decode()
         except (KeyError, ValueError) as exc:
             wrong.append(f"dlq@{dlq_offset}: bad headers {headers!r} ({exc!r})")
             continue
