@@ -38,8 +38,10 @@ from adapters.postgres.rows import (
     ITEM_COLUMNS,
     ORDER_COLUMNS,
     PAYMENT_COLUMNS,
+    TABLES,
     Row,
     delivery_row,
+    insert_statement,
     item_rows,
     order_row,
     payment_row,
@@ -161,26 +163,8 @@ def check_stored(database_url: str, count: int) -> None:
         raise RuntimeError(f"expected {count} orders with their rows, found {row}")
 
 
-_NAIVE_ORDER = """
-INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature, customer_id,
-                    delivery_service, shardkey, sm_id, date_created, oof_shard, document)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (order_uid) DO NOTHING
-"""
-_NAIVE_DELIVERY = """
-INSERT INTO deliveries (order_uid, name, phone, zip, city, address, region, email)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_NAIVE_PAYMENT = """
-INSERT INTO payments (order_uid, transaction, request_id, currency, provider, amount,
-                      payment_dt, bank, delivery_cost, goods_total, custom_fee)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_NAIVE_ITEM = """
-INSERT INTO items (order_uid, position, chrt_id, track_number, price, rid, name, sale, size,
-                   total_price, nm_id, brand, status)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
+_NAIVE = {table: insert_statement(table) for table in TABLES}
+_SKIP_STORED = " ON CONFLICT (order_uid) DO NOTHING"
 
 
 def naive_baseline(topic: str, count: int) -> tuple[IngestRun, float]:
@@ -235,36 +219,14 @@ def naive_baseline(topic: str, count: int) -> tuple[IngestRun, float]:
 def _save_one(conn: psycopg.Connection[Any], raw: bytes, cache: dict[str, bytes]) -> None:
     order = decode_order(raw)
     document = encode_order(order)
-    d, p = order.delivery, order.payment
+    encoded = EncodedOrder(order, document)
     with conn.transaction():
-        conn.execute(
-            _NAIVE_ORDER,
-            (
-                order.order_uid, order.track_number, order.entry, order.locale,
-                order.internal_signature, order.customer_id, order.delivery_service,
-                order.shardkey, order.sm_id, order.date_created, order.oof_shard,
-                document.decode(),
-            ),
-        )  # fmt: skip
-        conn.execute(
-            _NAIVE_DELIVERY,
-            (order.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email),
-        )
-        conn.execute(
-            _NAIVE_PAYMENT,
-            (
-                order.order_uid, p.transaction, p.request_id, p.currency, p.provider, p.amount,
-                p.payment_dt, p.bank, p.delivery_cost, p.goods_total, p.custom_fee,
-            ),
-        )  # fmt: skip
-        for position, i in enumerate(order.items):
-            conn.execute(
-                _NAIVE_ITEM,
-                (
-                    order.order_uid, position, i.chrt_id, i.track_number, i.price, i.rid,
-                    i.name, i.sale, i.size, i.total_price, i.nm_id, i.brand, i.status,
-                ),
-            )  # fmt: skip
+        # The document as text: a json parameter (bytes would be sent as bytea).
+        conn.execute(_NAIVE["orders"] + _SKIP_STORED, (*order_row(encoded)[:-1], document.decode()))
+        conn.execute(_NAIVE["deliveries"], delivery_row(order))
+        conn.execute(_NAIVE["payments"], payment_row(order))
+        for item in item_rows(order):
+            conn.execute(_NAIVE["items"], item)
     cache[order.order_uid] = document  # the service caches after the commit too
 
 

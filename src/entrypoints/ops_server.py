@@ -7,9 +7,10 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
+import msgspec
 
 from adapters.telemetry.prometheus import metrics_exposition
+from entrypoints.http.bodies import Error, ErrorDetail
 from entrypoints.readiness import Report
 
 
@@ -24,11 +25,11 @@ def start_ops_server(
                 self._send(200, *metrics_exposition())
             elif self.path in ("/healthz", "/readyz"):
                 report = alive() if self.path == "/healthz" else ready()
-                body = orjson.dumps(report.body())
+                body = msgspec.json.encode(report.body())
                 self._send(200 if report.ok else 503, body, "application/json")
             else:
-                missing = {"error": {"code": "not_found", "message": "no such path"}}
-                self._send(404, orjson.dumps(missing), "application/json")
+                missing = Error(ErrorDetail("not_found", "no such path"))
+                self._send(404, msgspec.json.encode(missing), "application/json")
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

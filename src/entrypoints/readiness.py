@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from entrypoints.container import Probes
+from entrypoints.http.bodies import Health, Readiness
 from entrypoints.worker import ConsumerThread
 from order_core import CacheUnavailable, RepositoryFailed, RepositoryUnavailable
 
@@ -15,13 +16,10 @@ class Report:
     ok: bool
     checks: dict[str, str]
 
-    def body(self) -> dict[str, object]:
+    def body(self) -> Health | Readiness:
         if self.kind == "health":
-            return {
-                "status": "ok" if self.ok else "failing",
-                **({"checks": self.checks} if self.checks else {}),
-            }
-        return {"ready": self.ok, "checks": self.checks}
+            return Health("ok" if self.ok else "failing", self.checks)
+        return Readiness(self.ok, self.checks)
 
 
 def consumer_check(consumer: ConsumerThread | None, max_stall: float) -> str | None:

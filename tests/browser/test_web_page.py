@@ -121,6 +121,39 @@ def test_hostile_order_is_shown_as_text(page: Any, service: Service) -> None:
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
 
+def test_fields_the_page_does_not_know_are_shown_by_name(page: Any, service: Service) -> None:
+    # The service serves only the model's fields (it drops unknown ones on the way in), so
+    # the browser is made to see its real answer with the fields a newer model might add.
+    def with_new_fields(route: Any) -> None:
+        order = route.fetch().json()
+        order["gift_note"] = "<b>for you</b>"
+        order["delivery"]["floor"] = 3
+        order["payment"]["refunded"] = False
+        order["items"][0]["warehouse"] = "WH-7"
+        route.fulfill(status=200, json=order)
+
+    page.route("**/order?*", with_new_fields)
+    page.goto(f"/?id={service.sample_id}")
+
+    expect_sample_shown(page, service)
+    result = page.locator("#result")
+    for where, name, value in (
+        (".summary .facts", "gift_note", "<b>for you</b>"),
+        (".card-delivery .kv", "floor", "3"),
+        (".card-payment .kv", "refunded", "false"),
+    ):
+        shown = result.locator(f'{where} [data-field="{name}"]')
+        expect(shown.locator("dt")).to_have_text(name)
+        expect(shown.locator("dd")).to_have_text(value)
+    item = page.locator("#items tbody tr").first
+    expect(item.locator('[data-field="warehouse"]')).to_have_text("warehouse WH-7")
+    # A field of the model the page has no place for (an item's track number) shows too;
+    # the fields it does place are not shown twice.
+    expect(item.locator('[data-field="track_number"]')).to_have_text("track_number WBILMTESTTRACK")
+    expect(result.locator('[data-field="order_uid"], [data-field="amount"]')).to_have_count(0)
+    expect(result.locator("b", has_text="for you")).to_have_count(0)  # text, not markup
+
+
 def test_shared_url_opens_the_order(page: Any, service: Service) -> None:
     page.goto(f"/?id={service.sample_id}")
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.postgres.migrations import available_migrations, migrate
 from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
+from adapters.postgres.rows import insert_statement, order_row
 from adapters.postgres.single_value import KeyQuery
 from order_core import (
     EncodedOrder,
@@ -288,12 +289,7 @@ def test_a_database_whose_encoding_is_not_utf8_is_read_but_never_written() -> No
     options = "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
     with migrated_database(options) as url:
         with psycopg.connect(url, autocommit=True) as conn:  # stored by another writer
-            conn.execute(
-                "INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature,"
-                " customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard,"
-                " document) VALUES ('order-1', '', '', '', '', '', '', '', 0, now(), '', %s)",
-                (numbered(1).document.decode(),),
-            )
+            conn.execute(_BARE_ORDER, _bare_row(numbered(1)))
         repository = PostgresOrderRepository.open(url, pool_size=1, timeout=2)
         try:
             with pytest.raises(RepositoryFailed, match="encoding is LATIN1, not UTF8"):
@@ -338,15 +334,17 @@ def test_a_statement_another_client_prepared_on_the_session_is_used(
         assert KeyQuery(b"test_shared", sql).fetch_value(conn, "order-1") == numbered(1).document
 
 
-_BARE_ORDER = (
-    "INSERT INTO orders (order_uid, track_number, entry, locale, internal_signature,"
-    " customer_id, delivery_service, shardkey, sm_id, date_created, oof_shard, document)"
-    " VALUES (%(uid)s, '', '', '', '', 'pager', '', '', 0, now(), '', %(doc)s)"
-)
+_BARE_ORDER = insert_statement("orders")
 
 
-def _bare(uid: str) -> dict[str, str]:
-    return {"uid": uid, "doc": orjson.dumps({"order_uid": uid}).decode()}
+def _bare_row(order: EncodedOrder) -> tuple[object, ...]:
+    """An orders row alone (no child rows), as another writer might store it: the document
+    as text (a json parameter; bytes would be sent as bytea)."""
+    return (*order_row(order)[:-1], order.document.decode())
+
+
+def _bare(uid: str) -> tuple[object, ...]:
+    return _bare_row(encoded(attrs.evolve(numbered(0).order, order_uid=uid, customer_id="pager")))
 
 
 @settings(

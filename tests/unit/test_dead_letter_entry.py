@@ -202,8 +202,8 @@ def test_any_timestamp_is_shown_never_an_error(source: Source, written: int | No
     shown = dlq_text.details(letter, "orders.dlq")
     assert dlq_text.listing([letter])
     view = described(letter)
-    assert view["source"]["written_at"] == _iso(source.timestamp_ms)
-    assert view["dead_lettered_at"] == _iso(written)
+    assert view.source.written_at == _iso(source.timestamp_ms)
+    assert view.dead_lettered_at == _iso(written)
     for ms in (written, source.timestamp_ms):
         if ms is not None and utc_time(ms) is None:
             assert f"{ms} ms (not a date)" in shown

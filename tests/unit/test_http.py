@@ -4,6 +4,7 @@ no servers needed. Every answer has a defined status and the one JSON error shap
 from __future__ import annotations
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
@@ -123,3 +124,25 @@ def test_served_orders_match_the_documented_schema(
     spec = client.get("/openapi.json").json()
     schema = {"$ref": "#/components/schemas/Order", "components": spec["components"]}
     jsonschema.validate(served.json(), schema)
+
+
+@pytest.mark.parametrize("path", ["/order?id=any-id", "/orders/any-id"])
+def test_an_unexpected_error_on_the_fast_path_is_one_500_in_the_error_shape(
+    app: tuple[TestClient, Container], path: str
+) -> None:
+    """Answered as the routed app answers what it did not expect, and the lookup is not
+    run a second time through the router."""
+    client, _ = app
+    calls: list[str] = []
+
+    async def broken(order_uid: str, traceparent: bytes = b"") -> bytes | None:
+        calls.append(order_uid)
+        raise RuntimeError("a bug")
+
+    lookups = client.app.lookups  # type: ignore[attr-defined]
+    lookups.find = broken
+    answer = client.get(path)
+    assert answer.status_code == 500
+    assert error_code(answer) == "internal"
+    assert answer.headers["cache-control"] == "no-store"
+    assert calls == ["any-id"]

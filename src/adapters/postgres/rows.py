@@ -1,138 +1,120 @@
 """An order as the rows of its four tables, with each column's PostgreSQL type.
 
+Derived from the model: every scalar field of ``Order``, ``Delivery``, ``Payment`` and
+``Item`` is a column of the same name, typed from its annotation and bound
+(``order_core.schema``): text, ``int4`` for an integer whose bound fits 32 bits, else
+``int8``, ``timestamptz``. The tables add what the model does not hold: the order's
+canonical JSON (``orders.document``), the key of the child tables (``order_uid``) and an
+item's position. A new field is then a migration adding its column, and nothing here.
+
 The column lists are the single description of the table layout on the Python side: the
-batch save, the raw-COPY ceiling of the benchmark and the test that holds the SQL schema
-against the model's bounds all read them.
+batch save, the benchmark's baseline and raw-COPY ceiling, and the test that holds the SQL
+schema against the model's bounds all read them.
 """
 
 from __future__ import annotations
 
+import operator
+import typing
+from datetime import datetime
 from typing import Any
 
-from order_core.model import Order
+import attrs
+import msgspec
+
+from order_core.model import Delivery, Item, Order, Payment
 from order_core.ports import EncodedOrder
+from order_core.schema import INTEGER_MAX
 
 Row = tuple[Any, ...]
+Columns = tuple[tuple[str, str], ...]
 
-ORDER_COLUMNS = (
-    ("order_uid", "text"),
-    ("track_number", "text"),
-    ("entry", "text"),
-    ("locale", "text"),
-    ("internal_signature", "text"),
-    ("customer_id", "text"),
-    ("delivery_service", "text"),
-    ("shardkey", "text"),
-    ("sm_id", "int8"),
-    ("date_created", "timestamptz"),
-    ("oof_shard", "text"),
-    ("document", "json"),
-)
-DELIVERY_COLUMNS = (
-    ("order_uid", "text"),
-    *((name, "text") for name in ("name", "phone", "zip", "city", "address", "region", "email")),
-)
-PAYMENT_COLUMNS = (
-    ("order_uid", "text"),
-    ("transaction", "text"),
-    ("request_id", "text"),
-    ("currency", "text"),
-    ("provider", "text"),
-    ("amount", "int8"),
-    ("payment_dt", "int8"),
-    ("bank", "text"),
-    ("delivery_cost", "int8"),
-    ("goods_total", "int8"),
-    ("custom_fee", "int8"),
-)
-ITEM_COLUMNS = (
-    ("order_uid", "text"),
-    ("position", "int4"),
-    ("chrt_id", "int8"),
-    ("track_number", "text"),
-    ("price", "int8"),
-    ("rid", "text"),
-    ("name", "text"),
-    ("sale", "int4"),
-    ("size", "text"),
-    ("total_price", "int8"),
-    ("nm_id", "int8"),
-    ("brand", "text"),
-    ("status", "int4"),
-)
+
+def _column_type(hint: Any) -> str | None:
+    """The PostgreSQL type of a field's column; None for a field that is not a column
+    (a nested object or a list: tables of their own)."""
+    base, *extras = (
+        typing.get_args(hint) if typing.get_origin(hint) is typing.Annotated else (hint,)
+    )
+    if base is str:
+        return "text"
+    if base is datetime:
+        return "timestamptz"
+    if base is int:
+        bounds = [m.le for m in extras if isinstance(m, msgspec.Meta) and m.le is not None]
+        return "int4" if bounds and max(bounds) <= INTEGER_MAX else "int8"
+    return None
+
+
+def scalar_columns(model: type) -> Columns:
+    """(name, type) of each of the model's fields stored as a column, in the model's order."""
+    hints = typing.get_type_hints(model, include_extras=True)
+    found = ((f.name, _column_type(hints[f.name])) for f in attrs.fields(model))
+    return tuple((name, kind) for name, kind in found if kind is not None)
+
+
+_KEY = (("order_uid", "text"),)
+_ORDER_FIELDS = scalar_columns(Order)
+_DELIVERY_FIELDS = scalar_columns(Delivery)
+_PAYMENT_FIELDS = scalar_columns(Payment)
+_ITEM_FIELDS = scalar_columns(Item)
+
+ORDER_COLUMNS: Columns = (*_ORDER_FIELDS, ("document", "json"))
+DELIVERY_COLUMNS: Columns = (*_KEY, *_DELIVERY_FIELDS)
+PAYMENT_COLUMNS: Columns = (*_KEY, *_PAYMENT_FIELDS)
+ITEM_COLUMNS: Columns = (*_KEY, ("position", "int4"), *_ITEM_FIELDS)
 TABLES = {
     "orders": ORDER_COLUMNS,
     "deliveries": DELIVERY_COLUMNS,
     "payments": PAYMENT_COLUMNS,
     "items": ITEM_COLUMNS,
 }
+# Which model each table stores the fields of.
+MODELS: dict[str, type] = {
+    "orders": Order,
+    "deliveries": Delivery,
+    "payments": Payment,
+    "items": Item,
+}
+
+
+def _getter(columns: Columns) -> Any:
+    return operator.attrgetter(*(name for name, _ in columns))  # a tuple: several names
+
+
+_order_values = _getter(_ORDER_FIELDS)
+_delivery_values = _getter(_DELIVERY_FIELDS)
+_payment_values = _getter(_PAYMENT_FIELDS)
+_item_values = _getter(_ITEM_FIELDS)
 
 
 def order_row(encoded: EncodedOrder) -> Row:
-    o = encoded.order
-    return (
-        o.order_uid,
-        o.track_number,
-        o.entry,
-        o.locale,
-        o.internal_signature,
-        o.customer_id,
-        o.delivery_service,
-        o.shardkey,
-        o.sm_id,
-        o.date_created,
-        o.oof_shard,
-        encoded.document,
-    )
+    return (*_order_values(encoded.order), encoded.document)
 
 
 def delivery_row(o: Order) -> Row:
-    d = o.delivery
-    return (o.order_uid, d.name, d.phone, d.zip, d.city, d.address, d.region, d.email)
+    return (o.order_uid, *_delivery_values(o.delivery))
 
 
 def payment_row(o: Order) -> Row:
-    p = o.payment
-    return (
-        o.order_uid,
-        p.transaction,
-        p.request_id,
-        p.currency,
-        p.provider,
-        p.amount,
-        p.payment_dt,
-        p.bank,
-        p.delivery_cost,
-        p.goods_total,
-        p.custom_fee,
-    )
+    return (o.order_uid, *_payment_values(o.payment))
 
 
 def item_rows(o: Order) -> list[Row]:
     uid = o.order_uid
-    return [
-        (
-            uid,
-            position,
-            i.chrt_id,
-            i.track_number,
-            i.price,
-            i.rid,
-            i.name,
-            i.sale,
-            i.size,
-            i.total_price,
-            i.nm_id,
-            i.brand,
-            i.status,
-        )
-        for position, i in enumerate(o.items)
-    ]
+    return [(uid, position, *_item_values(i)) for position, i in enumerate(o.items)]
 
 
-def column_list(columns: tuple[tuple[str, str], ...]) -> str:
+def column_list(columns: Columns) -> str:
     return ", ".join(name for name, _ in columns)
 
 
-def column_types(columns: tuple[tuple[str, str], ...]) -> list[str]:
+def column_types(columns: Columns) -> list[str]:
     return [kind for _, kind in columns]
+
+
+def insert_statement(table: str) -> str:
+    """``INSERT INTO table (every column) VALUES (%s, ...)``, for a row of that table."""
+    columns = TABLES[table]  # a KeyError for any other name: no input reaches the SQL
+    placeholders = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {table} ({column_list(columns)}) VALUES ({placeholders})"  # noqa: S608

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,7 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from adapters.kafka.ingest.state import ConsumerState
+from adapters.telemetry.events import ConsumerProgress
 from order_core.ingest import IngestResult, PreparedBatch, SaveThenCache
 
 CACHE_LOOKUPS = Counter(
@@ -173,14 +174,26 @@ def record_librdkafka_stats(stats_json: str) -> None:
                 CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))
 
 
-def report_consumer_state(state: ConsumerState) -> None:
+def report_consumer_state(progress: ConsumerProgress) -> None:
     """Publish the consumer's state (called by the consumer as it goes: cheap gauge sets)."""
-    CONSUMER_UP.set(1 if state.running else 0)
-    retrying_for = state.retrying_for()
-    CONSUMER_RETRYING.set(1 if retrying_for else 0)
-    CONSUMER_RETRY_SECONDS.set(retrying_for)
-    if state.last_commit_at is not None:
-        CONSUMER_LAST_COMMIT.set(state.last_commit_at)
+    CONSUMER_UP.set(1 if progress.running else 0)
+    CONSUMER_RETRYING.set(1 if progress.retrying_for else 0)
+    CONSUMER_RETRY_SECONDS.set(progress.retrying_for)
+    if progress.last_commit_at is not None:
+        CONSUMER_LAST_COMMIT.set(progress.last_commit_at)
+
+
+_request_children: dict[tuple[str, str, int], Any] = {}
+
+
+def request_served(route: str, method: str, status: int, seconds: float) -> None:
+    """One HTTP request answered (``route``: its template, never the raw path, so ids never
+    become label values); the labelled child is looked up once per (route, method, status)."""
+    key = (route, method, status)
+    child = _request_children.get(key)
+    if child is None:
+        child = _request_children[key] = HTTP_SECONDS.labels(route, method, str(status))
+    child.observe(seconds)
 
 
 def metrics_exposition() -> tuple[bytes, str]:

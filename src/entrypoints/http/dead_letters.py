@@ -7,13 +7,12 @@ Replaying stays a command-line action (``order-service dlq replay``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from entrypoints.http.admin_auth import denied
+from entrypoints.http.bodies import DeadLetters, DeadLetterSource, DeadLetterView, respond
 from entrypoints.http.errors import error_response
 from order_core import DeadLetter, DeadLetterArchive, DeadLettersUnavailable, utc_time
 
@@ -26,33 +25,33 @@ def _time(ms: int | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds")
 
 
-def described(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "offset": letter.offset,
-        "dead_lettered_at": _time(letter.timestamp_ms),
-        "reason": letter.reason,
-        "source": {
-            "topic": letter.source_topic,
-            "partition": letter.source_partition,
-            "offset": letter.source_offset,
-            "written_at": _time(letter.source_timestamp_ms),
-        },
-        "stub": letter.stub,
-        "replay_of": letter.replay_of,
-        "original_bytes": letter.original_bytes,
-    }
+def described(letter: DeadLetter) -> DeadLetterView:
+    return DeadLetterView(
+        offset=letter.offset,
+        dead_lettered_at=_time(letter.timestamp_ms),
+        reason=letter.reason,
+        source=DeadLetterSource(
+            topic=letter.source_topic,
+            partition=letter.source_partition,
+            offset=letter.source_offset,
+            written_at=_time(letter.source_timestamp_ms),
+        ),
+        stub=letter.stub,
+        replay_of=letter.replay_of,
+        original_bytes=letter.original_bytes,
+    )
 
 
-def _latest(reader: DeadLetterArchive, limit: int) -> dict[str, Any]:
+def _latest(reader: DeadLetterArchive, limit: int) -> DeadLetters:
     with reader:
         low, high = reader.bounds()
         letters = reader.latest(limit)
-    return {
-        "topic": reader.name,
-        "first_offset": low,
-        "next_offset": high,
-        "dead_letters": [described(letter) for letter in reversed(letters)],
-    }
+    return DeadLetters(
+        topic=reader.name,
+        first_offset=low,
+        next_offset=high,
+        dead_letters=[described(letter) for letter in reversed(letters)],
+    )
 
 
 async def latest_dead_letters(request: Request) -> Response:
@@ -69,4 +68,4 @@ async def latest_dead_letters(request: Request) -> Response:
         body = await run_in_threadpool(_latest, reader, int(text))
     except DeadLettersUnavailable as exc:
         return error_response(503, "unavailable", str(exc), headers={"Retry-After": "5"})
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return respond(body, headers={"Cache-Control": "no-store"})

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from entrypoints.http.bodies import Error, ErrorDetail, respond
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +24,9 @@ _CODES = {
 
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}},
-        status_code=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
+) -> Response:
+    return respond(
+        Error(ErrorDetail(code, message)), status, {"Cache-Control": "no-store", **(headers or {})}
     )
 
 

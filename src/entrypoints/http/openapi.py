@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 description of the HTTP API, served at /openapi.json.
 
-The order's schemas are generated from the model itself (``msgspec.json.schema_components``
-reads the same annotated bounds that validate incoming orders), so the API document can
-never disagree with validation.
+Every schema is generated (``msgspec.json.schema_components``): the order's from the model
+itself, which carries the bounds that validate incoming orders, and every other body's from
+the struct its handler answers with (``bodies.py``). What is written here is the table of
+operations: their parameters, statuses and headers.
 """
 
 from __future__ import annotations
@@ -13,19 +14,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from entrypoints.http.openapi_lists import LIST_PATHS, LIST_SCHEMAS
-from entrypoints.http.openapi_parts import (
-    ADMIN,
-    ADMIN_ERRORS,
-    TEXT,
-    error,
-    json_content,
-    obj,
-    ref,
-    unavailable,
-)
-from order_core import Order
-from order_core.schema import OrderUid
+from entrypoints.http.bodies import BODIES
+from entrypoints.http.dead_letters import DEFAULT_LIMIT, MAX_LIMIT
+from order_core.customer_orders import CURSOR_PATTERN, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from order_core.schema import MAX_TEXT_LENGTH, OrderUid
 
 
 def _ecma(schema: Any) -> Any:
@@ -38,110 +30,178 @@ def _ecma(schema: Any) -> Any:
     return schema
 
 
-ORDER_SCHEMAS = _ecma(
-    msgspec.json.schema_components([Order], ref_template="#/components/schemas/{name}")[1]
+SCHEMAS = _ecma(
+    msgspec.json.schema_components(BODIES, ref_template="#/components/schemas/{name}")[1]
 )
 ID_SCHEMA = _ecma(msgspec.json.schema(OrderUid))
 ID_EXAMPLE = "b563feb7b2b84b6test"  # the sample's (examples/sample-order.json)
+TEXT = {"type": "string"}
 
+
+def _ref(name: str) -> dict[str, str]:
+    assert name in SCHEMAS, name  # only bodies that exist
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(description: str, body: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(body)}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(description, "Error")
+
+
+def _unavailable(description: str) -> dict[str, Any]:
+    """A 503 with Retry-After."""
+    return {**_error(description), "headers": {"Retry-After": {"schema": TEXT}}}
+
+
+def _integer(low: int, high: int | None = None, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low}
+    if high is not None:
+        schema["maximum"] = high
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+_ADMIN: dict[str, Any] = {"security": [{"adminToken": []}]}
+_ADMIN_ERRORS = {
+    "401": _error("No or wrong bearer token (code unauthorized)"),
+    "404": _error("Admin endpoints are disabled: no admin token is set (code not_found)"),
+}
 _ORDER_RESPONSES = {
     "200": {
-        **json_content("The order, as stored", ref("Order")),
+        **_json("The order, as stored", "Order"),
         "headers": {"ETag": {"schema": TEXT}, "Cache-Control": {"schema": TEXT}},
     },
     "304": {"description": "Not modified (If-None-Match matched the ETag)"},
-    "400": error("Missing or malformed order id (codes missing_id, invalid_id)"),
-    "404": error("No order with this id (code not_found)"),
-    "503": unavailable("The order is not cached and the store is unavailable (code unavailable)"),
+    "400": _error("Missing or malformed order id (codes missing_id, invalid_id)"),
+    "404": _error("No order with this id (code not_found)"),
+    "503": _unavailable("The order is not cached and the store is unavailable (code unavailable)"),
 }
-_HEALTH = obj({"status": {"enum": ["ok", "failing"]}, "checks": {"type": "object"}}, False)
-_READINESS = obj(
-    {"ready": {"type": "boolean"}, "checks": {"additionalProperties": TEXT, "type": "object"}}
-)
+# What a client (and a stateful fuzzer) can do next with a page.
+_PAGE_LINKS = {
+    "NextPage": {
+        "operationId": "listCustomerOrders",
+        "parameters": {
+            "customer_id": "$request.query.customer_id",
+            "after": "$response.body#/next",
+        },
+    },
+    "FirstOrder": {
+        "operationId": "getOrder",
+        "parameters": {"order_uid": "$response.body#/orders/0/order_uid"},
+    },
+}
+
+
+def _get(operation_id: str, summary: str, responses: dict[str, Any], **more: Any) -> Any:
+    return {
+        "get": {"summary": summary, "operationId": operation_id, **more, "responses": responses}
+    }
+
+
+def _id_parameter(name: str, where: str) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": True, "schema": ID_SCHEMA, "example": ID_EXAMPLE}
+
 
 PATHS: dict[str, Any] = {
-    "/order": {
-        "get": {
-            "summary": "Look an order up by id (query form)",
-            "operationId": "getOrderByQuery",
-            "parameters": [
-                {
-                    "name": "id",
-                    "in": "query",
-                    "required": True,
-                    "schema": ID_SCHEMA,
-                    "example": ID_EXAMPLE,
-                }
-            ],
-            "responses": _ORDER_RESPONSES,
-        }
-    },
-    "/orders/{order_uid}": {
-        "get": {
-            "summary": "Look an order up by id (path form)",
-            "operationId": "getOrder",
-            "parameters": [
-                {
-                    "name": "order_uid",
-                    "in": "path",
-                    "required": True,
-                    "schema": ID_SCHEMA,
-                    "example": ID_EXAMPLE,
-                }
-            ],
-            "responses": _ORDER_RESPONSES,
-        }
-    },
-    "/": {
-        "get": {
-            "summary": "The web page (look an order up)",
-            "operationId": "webPage",
-            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
-        }
-    },
-    "/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "operationId": "openApi",
-            "responses": {"200": json_content("OpenAPI 3.1", {"type": "object"})},
-        }
-    },
-    "/healthz": {
-        "get": {
-            "summary": "Liveness: 503 only when a restart is the cure (the consumer died)",
-            "operationId": "healthz",
-            "responses": {
-                "200": json_content("Alive", _HEALTH),
-                "503": json_content("Failing", _HEALTH),
+    "/order": _get(
+        "getOrderByQuery",
+        "Look an order up by id (query form)",
+        _ORDER_RESPONSES,
+        parameters=[_id_parameter("id", "query")],
+    ),
+    "/orders/{order_uid}": _get(
+        "getOrder",
+        "Look an order up by id (path form)",
+        _ORDER_RESPONSES,
+        parameters=[_id_parameter("order_uid", "path")],
+    ),
+    "/orders": _get(
+        "listCustomerOrders",
+        "A customer's orders, newest first, a page at a time",
+        {
+            "200": {
+                **_json("One page of the customer's orders", "CustomerPage"),
+                "headers": {"Cache-Control": {"schema": TEXT}},
+                "links": _PAGE_LINKS,
             },
-        }
-    },
-    "/readyz": {
-        "get": {
-            "summary": "Readiness: the store answers, the consumer runs and makes progress",
-            "operationId": "readyz",
-            "responses": {
-                "200": json_content("Ready", _READINESS),
-                "503": json_content("Not ready; checks say why", _READINESS),
+            "400": _error(
+                "Bad parameters (codes missing_customer_id, invalid_customer_id,"
+                " invalid_limit, invalid_cursor)"
+            ),
+            "503": _unavailable("The store is unavailable (code unavailable)"),
+        },
+        parameters=[
+            {
+                "name": "customer_id",
+                "in": "query",
+                "required": True,
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TEXT_LENGTH,
+                    "pattern": "^[^\\u0000]*$",
+                },
+                "example": "test",
             },
-        }
-    },
-    "/metrics": {
-        "get": {
-            "summary": "Prometheus metrics",
-            "operationId": "metrics",
-            "responses": {"200": {"description": "Text exposition", "content": {"text/plain": {}}}},
-        }
-    },
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": _integer(1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
+            },
+            {
+                "name": "after",
+                "in": "query",
+                "description": "the 'next' cursor of the previous page, as it came",
+                "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+            },
+        ],
+    ),
+    "/": _get(
+        "webPage",
+        "The web page (look an order up)",
+        {"200": {"description": "HTML", "content": {"text/html": {}}}},
+    ),
+    "/openapi.json": _get(
+        "openApi",
+        "This document",
+        {
+            "200": {
+                "description": "OpenAPI 3.1",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    ),
+    "/healthz": _get(
+        "healthz",
+        "Liveness: 503 only when a restart is the cure (the consumer died)",
+        {"200": _json("Alive", "Health"), "503": _json("Failing", "Health")},
+    ),
+    "/readyz": _get(
+        "readyz",
+        "Readiness: the store answers, the consumer runs and makes progress",
+        {
+            "200": _json("Ready", "Readiness"),
+            "503": _json("Not ready; checks say why", "Readiness"),
+        },
+    ),
+    "/metrics": _get(
+        "metrics",
+        "Prometheus metrics",
+        {"200": {"description": "Text exposition", "content": {"text/plain": {}}}},
+    ),
     "/admin/cache/reset": {
         "post": {
             "summary": "Drop every cached order (no data is lost)",
             "operationId": "resetCache",
-            **ADMIN,
+            **_ADMIN,
             "responses": {
-                "200": json_content("Done", obj({"reset": {"type": "boolean"}})),
-                **ADMIN_ERRORS,
-                "503": error("The cache is unavailable (code unavailable)"),
+                "200": _json("Done", "CacheReset"),
+                **_ADMIN_ERRORS,
+                "503": _error("The cache is unavailable (code unavailable)"),
             },
         }
     },
@@ -149,18 +209,32 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Load the most recent orders into the cache",
             "operationId": "warmCache",
-            **ADMIN,
-            "parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}
-            ],
+            **_ADMIN,
+            "parameters": [{"name": "limit", "in": "query", "schema": _integer(0)}],
             "responses": {
-                "200": json_content("Done", obj({"loaded": {"type": "integer", "minimum": 0}})),
-                "400": error("'limit' is not a whole number (code bad_request)"),
-                **ADMIN_ERRORS,
-                "503": error("The cache or the store is unavailable (code unavailable)"),
+                "200": _json("Done", "CacheWarmed"),
+                "400": _error("'limit' is not a whole number (code bad_request)"),
+                **_ADMIN_ERRORS,
+                "503": _error("The cache or the store is unavailable (code unavailable)"),
             },
         }
     },
+    "/admin/dead-letters": _get(
+        "listDeadLetters",
+        "The latest dead letters, newest first (read-only)",
+        {
+            "200": _json("The dead letters", "DeadLetters"),
+            "400": _error(
+                f"'limit' is not a whole number from 1 to {MAX_LIMIT} (code bad_request)"
+            ),
+            **_ADMIN_ERRORS,
+            "503": _unavailable("Kafka cannot be read now (code unavailable)"),
+        },
+        **_ADMIN,
+        parameters=[
+            {"name": "limit", "in": "query", "schema": _integer(1, MAX_LIMIT, DEFAULT_LIMIT)}
+        ],
+    ),
 }
 
 SPEC: dict[str, Any] = {
@@ -170,13 +244,9 @@ SPEC: dict[str, Any] = {
         "version": "0.2.0",
         "description": "Orders consumed from Kafka, stored in PostgreSQL, served from a cache.",
     },
-    "paths": {**PATHS, **LIST_PATHS},
+    "paths": PATHS,
     "components": {
-        "schemas": {
-            "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
-            **LIST_SCHEMAS,
-            **ORDER_SCHEMAS,
-        },
+        "schemas": SCHEMAS,
         "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
     },
 }

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from adapters.telemetry.prometheus import metrics_exposition
 from entrypoints.http.admin_auth import denied
+from entrypoints.http.bodies import CacheReset, CacheWarmed, respond
 from entrypoints.http.errors import error_response
 from entrypoints.readiness import Report, liveness, readiness
 from order_core import CacheUnavailable, RepositoryFailed, RepositoryUnavailable
 
 
 def _report(report: Report) -> Response:
-    return JSONResponse(report.body(), status_code=200 if report.ok else 503)
+    return respond(report.body(), 200 if report.ok else 503)
 
 
 async def healthz(request: Request) -> Response:
@@ -42,7 +43,7 @@ async def cache_reset(request: Request) -> Response:
         await run_in_threadpool(request.app.state.dependencies.cache_admin.reset)
     except CacheUnavailable as exc:
         return error_response(503, "unavailable", f"cache unavailable: {exc}")
-    return JSONResponse({"reset": True})
+    return respond(CacheReset(reset=True))
 
 
 async def cache_warm(request: Request) -> Response:
@@ -59,4 +60,4 @@ async def cache_warm(request: Request) -> Response:
         loaded = await run_in_threadpool(dependencies.cache_admin.warm_up, limit)
     except (CacheUnavailable, RepositoryUnavailable, RepositoryFailed) as exc:
         return error_response(503, "unavailable", str(exc))
-    return JSONResponse({"loaded": loaded})
+    return respond(CacheWarmed(loaded))

@@ -12,10 +12,11 @@ import zlib
 from urllib.parse import parse_qsl
 
 import attrs
-import orjson
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from entrypoints.http.bodies import Error, ErrorDetail
 from entrypoints.http.lookups import AsyncLookup
 from order_core import InvalidOrderId, RepositoryUnavailable
 
@@ -33,8 +34,11 @@ class Answer:
 
 
 def _error(status: int, code: str, message: str, *extra: tuple[bytes, bytes]) -> Answer:
-    body = orjson.dumps({"error": {"code": code, "message": message}})
+    body = msgspec.json.encode(Error(ErrorDetail(code, message)))
     return Answer(status, [_JSON, _NO_STORE, *extra], body)
+
+
+INTERNAL_ERROR = _error(500, "internal", "internal error; it has been logged")
 
 
 def id_from_query(query_string: bytes) -> str | None:

@@ -1,24 +1,13 @@
-"""Request latency by route template and status, for the fast path and the middleware."""
+"""Request latency by route template and status, for every request the fast path does
+not answer (the fast path reports its own)."""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client.metrics import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.telemetry.prometheus import HTTP_SECONDS
-
-_children: dict[tuple[str, str, int], Histogram] = {}
-
-
-def observe(route: str, method: str, status: int, seconds: float) -> None:
-    """Record one request; the labelled child is looked up once per (route, method, status)."""
-    key = (route, method, status)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = HTTP_SECONDS.labels(route, method, str(status))
-    child.observe(seconds)
+from adapters.telemetry.prometheus import request_served
 
 
 class RequestTiming:
@@ -46,4 +35,4 @@ class RequestTiming:
             route = scope.get("route")
             # The route's template, not the raw path: ids must not become label values.
             name = getattr(route, "path", None) or "unmatched"
-            observe(name, scope["method"], status, time.perf_counter() - started)
+            request_served(name, scope["method"], status, time.perf_counter() - started)

@@ -1,12 +1,14 @@
-// Order lookup page for order-service. Plain JavaScript modules, no dependencies. This
-// one wires the order lookup view (form, address, Back and Forward); customer.js and
-// dead_letters.js are the other views, the other modules their parts and helpers.
+// Order lookup page for order-service. Plain JavaScript modules, no dependencies: this
+// one, the page's entry, wires the order lookup view (form, address, Back and Forward)
+// and then starts the other views; order.js is the order view and its lookup, lists.js
+// the customer and dead-letter views, page.js the helpers they share.
 //
 // Safety rule: every value that comes from an order is put into the page with
-// textContent / createElement / text nodes (dom.js), never with innerHTML, so an order
+// textContent / createElement / text nodes (page.js), never with innerHTML, so an order
 // whose fields hold HTML shows that HTML as text.
-import { idProblem } from "./order_id.js";
-import { lookup, showStart } from "./lookup.js";
+import { startCustomerView, startDeadLettersView } from "./lists.js";
+import { lookup, showStart } from "./order.js";
+import { idProblem } from "./page.js";
 
 var form = document.getElementById("search");
 var input = document.getElementById("order-id");
@@ -46,3 +48,7 @@ if (initial) {
 } else {
   input.focus();
 }
+
+// The other views, after this one (as when they were scripts of their own after it).
+startCustomerView();
+startDeadLettersView();

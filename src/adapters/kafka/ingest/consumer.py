@@ -43,6 +43,7 @@ from adapters.kafka.ingest.state import (
     ConsumerSettings,
     ConsumerState,
 )
+from adapters.telemetry.events import ConsumerProgress
 from adapters.telemetry.tracing import NO_TRACING, Tracing
 from order_core.errors import RepositoryFailed, RepositoryUnavailable
 from order_core.ingest import IngestResult
@@ -75,7 +76,7 @@ class OrderConsumer:
         *,
         stats_cb: Callable[[str], None] | None = None,
         tracing: Tracing = NO_TRACING,
-        report_state: Callable[[ConsumerState], None] = lambda _state: None,
+        report_state: Callable[[ConsumerProgress], None] = lambda _progress: None,
     ) -> None:
         self.settings = settings
         self._tracing = tracing
@@ -139,7 +140,7 @@ class OrderConsumer:
             raise ConsumerFailed(str(exc)) from exc
         finally:
             self.state.running = False
-            self._report(self.state)
+            self._report(self.state.progress())
             self._settle(self.settings.shutdown_timeout)
             offsets.commit()
             self._consumer.close()  # leaves the group at once, no session timeout wait
@@ -156,7 +157,7 @@ class OrderConsumer:
     # -- the loop ---------------------------------------------------------------------------
 
     def _step(self) -> None:
-        self._report(self.state)
+        self._report(self.state.progress())
         if self._fatal is not None:
             raise ConsumerFailed(self._fatal)
         self._offsets.commit()
@@ -269,7 +270,7 @@ class OrderConsumer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._report(self.state)
+                self._report(self.state.progress())
                 stray = self._consumer.poll(min(remaining, 0.5))
                 if stray is not None and stray.error() is None:
                     # Fetched before the pause took effect: give it back for later.

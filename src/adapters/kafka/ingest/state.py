@@ -8,6 +8,7 @@ from typing import Protocol
 
 import attrs
 
+from adapters.telemetry.events import ConsumerProgress
 from order_core.ingest import IngestResult, PreparedBatch
 
 
@@ -72,6 +73,9 @@ class ConsumerState:
 
     def retrying_for(self) -> float:
         return 0.0 if self.retrying_since is None else time.monotonic() - self.retrying_since
+
+    def progress(self) -> ConsumerProgress:
+        return ConsumerProgress(self.running, self.retrying_for(), self.last_commit_at)
 
     def stalled_for(self) -> float:
         """How long work has waited with no batch completed (0 when caught up)."""
