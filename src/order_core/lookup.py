@@ -85,12 +85,17 @@ class CacheThenRepository:
         )
         self._flight: SingleFlight[tuple[str, int], bytes | None] = SingleFlight()
 
-    def plan(self, order_uid: str, repository_timeout: float = REPOSITORY_TIMEOUT) -> Plan:
-        """The lookup of one order, step by step (see the module's docstring). Raises
-        InvalidOrderId for a bad id, RepositoryUnavailable when a miss cannot be answered."""
+    def plan(self, order_uid: str, repository_timeout: float = REPOSITORY_TIMEOUT) -> Answer | Plan:
+        """The lookup of one order (see the module's docstring): its answer at once when
+        process memory holds it, else the plan of the steps that may block. Raises
+        InvalidOrderId for a bad id; the plan raises RepositoryUnavailable when a miss
+        cannot be answered."""
         answer = self.answer_from_memory(order_uid)
         if answer is not None:
-            return answer
+            return answer  # a hit costs no generator: most lookups end here
+        return self._blocking_steps(order_uid, repository_timeout)
+
+    def _blocking_steps(self, order_uid: str, repository_timeout: float) -> Plan:
         if self.cache_may_block:
             answer = yield Step(Place.CACHE, functools.partial(self.answer_from_cache, order_uid))
             if answer is not None:
@@ -110,6 +115,8 @@ class CacheThenRepository:
         """The order's JSON document, or None when there is no such order. Raises
         InvalidOrderId for a bad id and RepositoryUnavailable when a miss cannot be answered."""
         plan = self.plan(order_uid)
+        if isinstance(plan, Answer):
+            return plan.document
         try:
             step = next(plan)
             while True:

@@ -1,4 +1,5 @@
-"""The request head is bounded: the service's own uvicorn options, on a real socket."""
+"""The request head is bounded, on a real socket: the web app with the service's own uvicorn
+options, and the ops server of ``consume``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from entrypoints.cli.service import uvicorn_options
 from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.http.bounded_protocol import MAX_HEAD_BYTES
+from entrypoints.ops_server import start_ops_server
+from entrypoints.readiness import Report
 from entrypoints.settings import load
 
 # The head of a GET /readyz without the padding header: request line, Host, the padding
@@ -54,7 +57,7 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def app_server() -> Iterator[Server]:
     service = load({}, {"repository": "memory", "cache_backend": "memory"})
     options = {**uvicorn_options(service), "host": "127.0.0.1", "port": 0}
     config = uvicorn.Config(create_app(http_dependencies(build_container(service))), **options)
@@ -68,6 +71,21 @@ def server() -> Iterator[Server]:
     yield Server(port)
     running.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def ops_server() -> Iterator[Server]:
+    alive = Report("health", True, {})
+    running = start_ops_server("127.0.0.1", 0, alive=lambda: alive, ready=lambda: alive)
+    yield Server(running.server_address[1])
+    running.shutdown()
+    running.server_close()
+
+
+@pytest.fixture(scope="module", params=["app", "ops"])
+def server(request: pytest.FixtureRequest) -> Server:
+    found: Server = request.getfixturevalue(f"{request.param}_server")
+    return found
 
 
 def _status(response: bytes) -> int:
@@ -96,7 +114,8 @@ def test_a_huge_header_is_refused_without_being_read(server: Server) -> None:
     assert time.monotonic() - started < 10
 
 
-def test_pipelined_requests_are_each_within_the_bound(server: Server) -> None:
+def test_pipelined_requests_are_each_within_the_bound(app_server: Server) -> None:
+    server = app_server  # (the ops server answers one request a connection: HTTP/1.0)
     count = 1000  # 1,000 small requests in one send: far over the bound together
     raw = (_REQUEST % b"p") * count
     assert len(raw) > 2 * MAX_HEAD_BYTES

@@ -24,7 +24,7 @@ _BODY = orjson.dumps(
         }
     }
 )
-_RESPONSE = (
+HEAD_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: application/json\r\n"
     b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
@@ -64,5 +64,5 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self) -> None:
         self.logger.warning("request head over %d bytes: 431", MAX_HEAD_BYTES)
-        self.transport.write(_RESPONSE)
+        self.transport.write(HEAD_TOO_LARGE)
         self.transport.close()

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from adapters.telemetry.tracing import NO_TRACING, Tracing
 from order_core import CacheThenRepository
-from order_core.lookup import REPOSITORY_TIMEOUT, Answer, Place
+from order_core.lookup import REPOSITORY_TIMEOUT, Answer, Place, Plan
 
 __all__ = ["REPOSITORY_TIMEOUT", "AsyncLookup"]
 
@@ -47,6 +47,19 @@ class AsyncLookup:
         and RepositoryUnavailable like the core."""
         started = self._tracing.now() if self._tracing.enabled else 0
         plan = self._lookup.plan(order_uid, self._repository_timeout)
+        answer = plan if isinstance(plan, Answer) else await self._run(plan)
+        if started:
+            self._tracing.lookup_span(
+                order_uid=order_uid,
+                traceparent=traceparent,
+                started_ns=started,
+                answered_by=answer.source,
+                found=answer.document is not None,
+            )
+        return answer.document
+
+    async def _run(self, plan: Plan) -> Answer:
+        """Each step of the plan where it belongs, its answer sent back in."""
         try:
             step = next(plan)
             while True:
@@ -65,15 +78,7 @@ class AsyncLookup:
                 step = plan.send(result)
         except StopIteration as done:
             answer: Answer = done.value
-        if started:
-            self._tracing.lookup_span(
-                order_uid=order_uid,
-                traceparent=traceparent,
-                started_ns=started,
-                answered_by=answer.source,
-                found=answer.document is not None,
-            )
-        return answer.document
+            return answer
 
     def close(self) -> None:
         for threads in self._threads.values():
