@@ -20,6 +20,15 @@ COPY src ./src
 RUN uv sync --locked --no-dev --extra server --extra tracing --no-editable --no-cache
 
 FROM python:3.11-slim
+# The version is pyproject.toml's (and the tag deploy/kubernetes/kustomization.yaml deploys):
+# change them together. No public repository address is recorded in the project: pass
+# yours with --build-arg SOURCE_URL=https://...
+ARG SOURCE_URL=https://git.example.com/order-service
+LABEL org.opencontainers.image.title="order-service" \
+      org.opencontainers.image.description="Order processing service: Kafka in, PostgreSQL as the source of truth, a cache in front, HTTP lookups." \
+      org.opencontainers.image.version="0.2.0" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="MIT"
 # A numeric user and group, so Kubernetes can verify runAsNonRoot without a passwd lookup.
 RUN groupadd --system --gid 10001 orders \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin orders
@@ -32,8 +41,13 @@ ENV PATH=/opt/order-service/bin:$PATH \
     ORDER_SERVICE_LOG_FORMAT=json \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-# For `serve` and `http`; `consume` answers on 8081, so its compose service sets its own.
+# /healthz of whatever the container runs: the command is PID 1's command line. `consume`
+# answers on its ops port (ORDER_SERVICE_OPS_PORT, 8081; 0: no ops server, nothing to probe,
+# healthy), `serve` and `http` on ORDER_SERVICE_HTTP_PORT (8080). Ports are read from the
+# environment: a port given as a command-line flag instead (--ops-port) is not seen. One-shot
+# commands (migrate, publish) disable it (docker-compose.yml); Kubernetes ignores it and
+# uses the probes of deploy/kubernetes.
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+  CMD ["python", "-c", "import os, urllib.request as u; e = os.environ.get; cmd = open('/proc/1/cmdline', 'rb').read().split(b'\\0'); port = (e('ORDER_SERVICE_OPS_PORT') or '8081') if b'consume' in cmd else (e('ORDER_SERVICE_HTTP_PORT') or '8080'); port == '0' or u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2)"]
 ENTRYPOINT ["order-service"]
 CMD ["serve"]

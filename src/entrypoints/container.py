@@ -22,7 +22,7 @@ from adapters.caches.near import NearCachedOrderCache
 from adapters.caches.redis import RedisOrderCache
 from adapters.kafka.client.publisher import KafkaPublisher
 from adapters.kafka.client.records import Record
-from adapters.kafka.client.topics import ensure_topics
+from adapters.kafka.client.topics import TopicSpec, ensure_topics, probe
 from adapters.kafka.dead_letters.format import replay_record
 from adapters.kafka.dead_letters.publisher import DeadLetterPublisher
 from adapters.kafka.dead_letters.reader import DeadLetterReader
@@ -33,6 +33,7 @@ from adapters.postgres.repository import PostgresOrderRepository
 from adapters.telemetry.prometheus import (
     MeasuredIngest,
     PrometheusTelemetry,
+    forget_partitions,
     record_librdkafka_stats,
     report_consumer_state,
 )
@@ -110,11 +111,26 @@ def _dead_letter_reader(s: Settings) -> DeadLetterArchive:
 
 
 def prepare_topics(s: Settings, timeout: float = 10.0) -> None:
-    """Create the orders and dead-letter topics if missing. Raises KafkaUnreachable,
-    KafkaCredentialsRefused, KafkaException."""
+    """Create the orders and dead-letter topics if missing (unless ``kafka_create_topics``
+    is off: then only reach the brokers). Raises KafkaUnreachable, KafkaCredentialsRefused,
+    KafkaException."""
+    if not s.kafka_create_topics:
+        probe(s.kafka_bootstrap, s.kafka_client_config(), timeout)
+        return
+    config = {}
+    if s.kafka_min_insync_replicas:
+        config["min.insync.replicas"] = str(s.kafka_min_insync_replicas)
+    days = s.kafka_dlq_retention_days
+    retention = str(round(days * 86_400_000)) if days else "-1"  # -1: kept for ever
+    replicas = s.kafka_replication_factor
     ensure_topics(
         s.kafka_bootstrap,
-        {s.kafka_topic: s.kafka_partitions, s.kafka_dlq_topic: 1},
+        {
+            s.kafka_topic: TopicSpec(s.kafka_partitions, replicas, config),
+            # One partition: its offsets number the dead letters in order (the readers'
+            # positions).
+            s.kafka_dlq_topic: TopicSpec(1, replicas, {**config, "retention.ms": retention}),
+        },
         client_config=s.kafka_client_config(),
         timeout=timeout,
     )
@@ -177,6 +193,7 @@ class Container(containers.DeclarativeContainer):
         stats_cb=providers.Object(record_librdkafka_stats),
         tracing=tracing,
         report_state=providers.Object(report_consumer_state),
+        released=providers.Object(forget_partitions),
     )
 
 

@@ -40,6 +40,21 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _replication_factor(text: str) -> int:
+    value = int(text)
+    if value == 0 or value < -1:
+        raise ValueError("must be a positive integer, or -1 for the broker's default")
+    return value
+
+
+def _switch(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):
@@ -99,8 +114,14 @@ def _valid_properties(text: str) -> str:
 
 
 def setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
-    """A field of Settings: its default, how to parse its text, what it is for."""
-    return attrs.field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
+    """A field of Settings: its default, how to parse its text, what it is for. A secret is
+    never shown (not in errors, not in the settings' repr) and may come from a file
+    (``SECRET_FILES``)."""
+    return attrs.field(
+        default=default,
+        metadata={"parse": parse, "help": help, "secret": secret},
+        repr=not secret,
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -110,6 +131,18 @@ class Settings:
     kafka_dlq_topic: str = setting("orders.dlq", _non_empty, "dead-letter topic")
     kafka_group: str = setting("order-service", _non_empty, "consumer group id")
     kafka_partitions: int = setting(4, _positive_int, "partitions of the orders topic if created")
+    kafka_create_topics: bool = setting(
+        True, _switch, "create the topics when missing (false: a user without the ACL)"
+    )
+    kafka_replication_factor: int = setting(
+        -1, _replication_factor, "replication of topics it creates (-1: the broker's default)"
+    )
+    kafka_min_insync_replicas: int = setting(
+        0, _non_negative_int, "min.insync.replicas of topics it creates (0: the broker's)"
+    )
+    kafka_dlq_retention_days: float = setting(
+        30.0, _non_negative_float, "how long the dead-letter topic it creates keeps them (0: ever)"
+    )
     kafka_security_protocol: str = setting(
         "PLAINTEXT",
         _choice("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
@@ -245,19 +278,42 @@ def load(
         except ValueError as exc:
             shown = "***" if info.secret else repr(raw)
             raise ConfigError(f"{source}={shown}: {exc}") from None
-    settings = Settings(**values)
-    return _with_password_file(settings)
+    for info in table():
+        if not info.secret:
+            continue
+        found = _secret_from_file(info, values, environ)
+        if found is None:
+            continue
+        if info.name in values:
+            raise ConfigError(f"{info.env} and {secret_file_variable(info)}: set one, not both")
+        values[info.name] = found
+    return Settings(**values)
 
 
-def _with_password_file(settings: Settings) -> Settings:
-    path = settings.kafka_sasl_password_file
+def secret_file_variable(info: SettingInfo) -> str:
+    """The variable naming a file that holds this secret: the same rule for every secret
+    (``ORDER_SERVICE_DATABASE_URL_FILE`` for ``ORDER_SERVICE_DATABASE_URL``; for the SASL
+    password, also its ``--kafka-sasl-password-file`` flag)."""
+    return info.env + "_FILE"
+
+
+def _secret_from_file(
+    info: SettingInfo, values: Mapping[str, Any], environ: Mapping[str, str]
+) -> Any:
+    """The secret read from its file (a final newline dropped), None when none is named."""
+    variable = secret_file_variable(info)
+    path = values.get(f"{info.name}_file") or environ.get(variable)
     if not path:
-        return settings
+        return None
     try:
-        password = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"kafka_sasl_password_file: cannot read {path}: {exc.strerror}") from None
-    return attrs.evolve(settings, kafka_sasl_password=password)
+        text = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"{variable}: cannot read {path}: {why}") from None
+    try:
+        return info.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: the secret in {path} is not valid: {exc}") from None
 
 
 def markdown_table() -> str:

@@ -17,7 +17,7 @@ import msgspec
 
 from order_core.errors import FieldError
 from order_core.model import Order
-from order_core.schema import timestamp_problem
+from order_core.schema import PERSONAL, timestamp_problem
 
 MAX_PROBLEMS = 20
 _SHOWN_VALUE_CHARS = 40
@@ -94,7 +94,11 @@ def _check_leaf(value: object, hint: Any, path: str, problems: list[FieldError])
         converted = msgspec.convert(value, hint)
     except msgspec.ValidationError as exc:
         reason = str(exc)
-        if "got" not in reason:
+        if _personal(hint):
+            # The rule and the kind of value, never the value: it is a person's data.
+            rule = reason.split(", got ", 1)[0]
+            reason = f"{rule} (got {_kind(value)}; personal data, not shown)"
+        elif "got" not in reason:
             reason += f", got {_shown(value)}"
         _add(problems, path, reason)
         return
@@ -102,6 +106,13 @@ def _check_leaf(value: object, hint: Any, path: str, problems: list[FieldError])
         _add(problems, path, "must not contain NUL characters")
     elif isinstance(converted, datetime) and (problem := timestamp_problem(converted)):
         _add(problems, path, problem)
+
+
+def _personal(hint: Any) -> bool:
+    if typing.get_origin(hint) is not typing.Annotated:
+        return False
+    metas = typing.get_args(hint)[1:]
+    return any(isinstance(m, msgspec.Meta) and (m.extra or {}).get(PERSONAL) for m in metas)
 
 
 def _unannotated(hint: Any) -> Any:

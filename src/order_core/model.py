@@ -18,6 +18,7 @@ from order_core.schema import (
     BigId,
     OrderUid,
     Percent,
+    PersonalText,
     RequiredText,
     Status,
     Text,
@@ -32,13 +33,15 @@ from order_core.schema import (
 
 @attrs.frozen(slots=False)
 class Delivery:
-    name: Text
-    phone: Text
-    zip: Text
-    city: Text
-    address: Text
-    region: Text
-    email: Text
+    """Whom and where to deliver to: personal data, every field."""
+
+    name: PersonalText
+    phone: PersonalText
+    zip: PersonalText
+    city: PersonalText
+    address: PersonalText
+    region: PersonalText
+    email: PersonalText
 
 
 @attrs.frozen(slots=False)

@@ -40,6 +40,10 @@ OrderUid = Annotated[
     ),
 ]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH)]
+# A person's data (a name, a phone, an address): what is wrong with it is said, never the
+# value itself (rejection reasons reach logs and dead-letter headers).
+PERSONAL: Final = "personal"
+PersonalText = Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH, extra={PERSONAL: True})]
 RequiredText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_LENGTH)]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX, description="minor units")]
 BigId = Annotated[int, msgspec.Meta(ge=0, le=BIGINT_MAX)]

@@ -39,6 +39,11 @@ def test_a_stored_order_is_served_with_an_etag_then_304(
     again = client.get("/order", params={"id": SAMPLE_ID}, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.headers["etag"] == etag
+    # It holds personal data: a browser may keep it, no shared cache may.
+    for answer in (found, again):
+        directives = {d.strip() for d in answer.headers["cache-control"].split(",")}
+        assert "private" in directives
+        assert "public" not in directives
 
 
 def test_missing_and_malformed_ids_are_400(app: tuple[TestClient, Container]) -> None:

@@ -163,6 +163,11 @@ def test_a_page_matches_the_documented_schema(app: tuple[TestClient, Container])
     page = msgspec.json.decode(answer.content, type=CustomerPage)
     assert (page.customer_id, len(page.orders)) == ("ann", 2)
     assert page.next is not None
+    # A person's orders: no shared cache may keep them, and new ones may arrive.
+    assert {d.strip() for d in answer.headers["cache-control"].split(",")} == {
+        "private",
+        "no-cache",
+    }
 
 
 def records() -> list[Any]:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-from adapters.telemetry.prometheus import CONSUMER_LAG, record_librdkafka_stats
+from adapters.telemetry.prometheus import (
+    CONSUMER_LAG,
+    forget_partitions,
+    record_librdkafka_stats,
+)
 
 
 def lag(topic: str, partition: str) -> float:
@@ -22,3 +26,33 @@ def test_lag_counts_from_the_commit_then_the_position_then_the_log_start() -> No
         orjson.dumps({"topics": {"lagtest": {"partitions": partitions}}}).decode()
     )
     assert (lag("lagtest", "0"), lag("lagtest", "1"), lag("lagtest", "2")) == (40, 5, 20)
+
+
+def reported(topic: str) -> set[str]:
+    return {
+        sample.labels["partition"]
+        for metric in CONSUMER_LAG.collect()
+        for sample in metric.samples
+        if sample.labels.get("topic") == topic
+    }
+
+
+def _stats(topic: str, partitions: dict[str, dict[str, object]]) -> str:
+    return orjson.dumps({"topics": {topic: {"partitions": partitions}}}).decode()
+
+
+def test_a_partition_no_longer_held_has_no_lag_reported_here() -> None:
+    """After a rebalance the old owner's last figure must not stand beside the new owner's:
+    the lag of a revoked or lost partition goes at once, and statistics that show a
+    partition not fetched by this consumer remove it too."""
+    held = {"ls_offset": 100, "committed_offset": 60, "fetch_state": "active"}
+    record_librdkafka_stats(_stats("moved", {"0": held, "1": held, "2": held}))
+    assert reported("moved") == {"0", "1", "2"}
+
+    forget_partitions([("moved", 1)])
+    assert reported("moved") == {"0", "2"}
+    forget_partitions([("moved", 1), ("never-reported", 7)])  # no error for either
+
+    gone = {**held, "fetch_state": "none"}
+    record_librdkafka_stats(_stats("moved", {"0": held, "2": gone}))
+    assert reported("moved") == {"0"}

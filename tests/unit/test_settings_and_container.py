@@ -9,7 +9,15 @@ import pytest
 
 from entrypoints.cli import build_parser
 from entrypoints.container import build_container
-from entrypoints.settings import ConfigError, Settings, load, markdown_table, table
+from entrypoints.settings import (
+    ConfigError,
+    SettingInfo,
+    Settings,
+    load,
+    markdown_table,
+    secret_file_variable,
+    table,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -120,3 +128,42 @@ def test_shared_caches_get_a_near_cache_unless_turned_off(backend: str) -> None:
     )
     assert type(plain.cache()).__name__ != "NearCachedOrderCache"
     plain.shutdown_resources()
+
+
+SECRETS = [info for info in table() if info.secret]
+# A valid value of each secret, with a marker a test can look for.
+MARKED = {
+    "kafka_sasl_password": "marker-Zq81",
+    "kafka_config": "sasl.oauthbearer.config=marker-Zq81",
+    "database_url": "postgresql://orders:marker-Zq81@db.example:5432/orders",
+    "redis_url": "redis://:marker-Zq81@cache.example:6379/0",
+    "admin_token": "marker-Zq81",
+}
+
+
+def test_every_secret_has_a_marked_example() -> None:
+    assert {info.name for info in SECRETS} == set(MARKED)
+
+
+@pytest.mark.parametrize("info", SECRETS, ids=lambda info: info.name)
+def test_every_secret_can_come_from_a_file_and_is_never_shown(
+    info: SettingInfo, tmp_path: Path
+) -> None:
+    value = MARKED[info.name]
+    held = tmp_path / "secret"
+    held.write_text(value + "\n")  # as editors and `kubectl create secret` leave it
+    variable = secret_file_variable(info)
+    from_file = load({variable: str(held)})
+    assert getattr(from_file, info.name) == getattr(load({info.env: value}), info.name)
+    assert "marker-Zq81" not in repr(from_file)
+    assert "marker-Zq81" not in str(from_file)
+
+    with pytest.raises(ConfigError, match="set one, not both"):
+        load({variable: str(held), info.env: value})
+    with pytest.raises(ConfigError) as unreadable:
+        load({variable: str(tmp_path / "missing")})
+    assert variable in str(unreadable.value)
+    held.write_bytes(b"\xff" + value.encode())
+    with pytest.raises(ConfigError) as garbled:
+        load({variable: str(held)})
+    assert "marker-Zq81" not in str(garbled.value)

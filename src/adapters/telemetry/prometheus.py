@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -170,8 +171,26 @@ def record_librdkafka_stats(stats_json: str) -> None:
                 position = pdata.get("app_offset", -1)
             if position < 0:
                 position = pdata.get("lo_offset", -1)
-            if end >= 0 and position >= 0:
+            if pdata.get("fetch_state", "active") not in _FETCHING:
+                _forget(topic, partition)  # not this consumer's (any more): no stale lag
+            elif end >= 0 and position >= 0:
                 CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))
+
+
+# librdkafka's fetch states of a partition this consumer holds ("none", "stopping",
+# "stopped": one it does not, or no longer, fetches).
+_FETCHING = frozenset({"active", "offset-query", "offset-wait"})
+
+
+def forget_partitions(partitions: Iterable[tuple[str, int]]) -> None:
+    """Partitions revoked or lost: their lag is the next owner's to report, not ours."""
+    for topic, partition in partitions:
+        _forget(topic, str(partition))
+
+
+def _forget(topic: str, partition: str) -> None:
+    with contextlib.suppress(KeyError):  # never reported here
+        CONSUMER_LAG.remove(topic, partition)
 
 
 def report_consumer_state(progress: ConsumerProgress) -> None:

@@ -66,5 +66,6 @@ async def orders_of_customer(request: Request) -> Response:
     return Response(
         page_body(customer_id, page),
         media_type="application/json",
-        headers={"Cache-Control": "no-cache"},  # new orders may arrive at any time
+        # Personal data (private), and new orders may arrive at any time (no-cache).
+        headers={"Cache-Control": "private, no-cache"},
     )

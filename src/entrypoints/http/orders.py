@@ -20,8 +20,9 @@ from entrypoints.http.bodies import Error, ErrorDetail
 from entrypoints.http.lookups import AsyncLookup
 from order_core import InvalidOrderId, RepositoryUnavailable
 
-# Orders never change once saved, so a browser or proxy may keep a found one.
-ORDER_CACHE_CONTROL = b"public, max-age=3600"
+# Orders never change once saved, so the client may keep a found one; "private": it holds
+# a person's name, phone and address, so no shared cache (a proxy, a CDN) may keep it.
+ORDER_CACHE_CONTROL = b"private, max-age=3600"
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -69,14 +70,25 @@ def probe(bootstrap_servers: str, client_config: Mapping[str, str], timeout: flo
     raise KafkaUnreachable(f"no broker answered at {bootstrap_servers} in {timeout:.0f}s: {last}")
 
 
+@attrs.frozen
+class TopicSpec:
+    """How to create a topic: partitions, replication (-1: the broker's default, as
+    ``default.replication.factor`` says) and topic configs (``retention.ms``, …)."""
+
+    partitions: int
+    replication_factor: int = -1
+    config: Mapping[str, str] = attrs.field(factory=dict)
+
+
 def ensure_topics(
     bootstrap_servers: str,
-    topics: dict[str, int],
+    topics: Mapping[str, int | TopicSpec],
     *,
     client_config: Mapping[str, str] | None = None,
     timeout: float = 30.0,
 ) -> None:
-    """Create each topic (name -> partitions) that does not exist yet; existing ones are kept.
+    """Create each topic (name -> partitions, or its spec) that does not exist yet; existing
+    ones are kept as they are.
 
     Raises KafkaCredentialsRefused, KafkaUnreachable, or KafkaException.
     """
@@ -86,9 +98,15 @@ def ensure_topics(
     admin_config["logger"] = LIBRDKAFKA_LOG
     admin = AdminClient(admin_config)
     existing = admin.list_topics(timeout=timeout).topics
+    specs = {n: TopicSpec(t) if isinstance(t, int) else t for n, t in topics.items()}
     wanted = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1)
-        for name, partitions in topics.items()
+        NewTopic(
+            name,
+            num_partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            config=dict(spec.config),
+        )
+        for name, spec in specs.items()
         if name not in existing
     ]
     if not wanted:

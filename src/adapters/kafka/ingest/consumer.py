@@ -77,10 +77,12 @@ class OrderConsumer:
         stats_cb: Callable[[str], None] | None = None,
         tracing: Tracing = NO_TRACING,
         report_state: Callable[[ConsumerProgress], None] = lambda _progress: None,
+        released: Callable[[list[tuple[str, int]]], None] = lambda _partitions: None,
     ) -> None:
         self.settings = settings
         self._tracing = tracing
         self._report = report_state
+        self._report_released = released
         self.state = ConsumerState()
         self.ledger = OffsetLedger()
         self._ingest = ingest
@@ -289,7 +291,8 @@ class OrderConsumer:
 
     def _released(self, partitions: list[TopicPartition]) -> None:
         """Partitions gone to another consumer: what waited on them is not ours to wait on
-        (the retry they were in is not ours either)."""
+        (the retry they were in is not ours either), nor is their lag ours to report."""
+        self._report_released([(tp.topic, tp.partition) for tp in partitions])
         if not self._retrying:
             return
         self._retrying -= {(tp.topic, tp.partition) for tp in partitions}
