@@ -210,7 +210,9 @@ class Settings:
         DEFAULT_WARM_UP_ORDERS, _non_negative_int, "orders loaded into the cache at start"
     )
     warm_up_timeout: float = setting(5.0, _non_negative_float, "most seconds start waits for it")
-    http_host: str = setting("0.0.0.0", _non_empty, "HTTP listen address")  # noqa: S104
+    http_host: str = setting(
+        "127.0.0.1", _non_empty, "HTTP listen address (the image sets 0.0.0.0)"
+    )
     http_port: int = setting(8080, _port, "HTTP port")
     http_workers: int = setting(1, _positive_int, "HTTP worker processes")
     ops_port: int = setting(

@@ -7,15 +7,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
 
+from adapters.postgres.migrations import available_migrations
 from order_tools.fake_orders import messages
 from tests.conftest import SAMPLE_ID, SAMPLE_PATH
-from tests.support import free_port, service_env
+from tests.support import ADMIN_URL, free_port, service_env
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "entrypoints.cli"]
@@ -220,3 +223,43 @@ def test_metrics_count_every_worker_when_there_are_several(
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_migrate_status_and_check_say_what_is_pending_and_apply_nothing() -> None:
+    """A rollout gate: --check exits 1 while a migration is pending, and neither it nor
+    --status applies anything; after migrate both say every one is applied."""
+    name = f"status_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+    names = [migration for _, migration, _ in available_migrations()]
+
+    def run(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "migrate", *flags, "--database-url", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    try:
+        fresh = run("--check")
+        assert fresh.returncode == 1
+        assert f"{len(names)} migration(s) pending" in fresh.stderr
+        listed = run("--status")
+        assert listed.returncode == 1
+        assert [line.split()[:2] for line in listed.stdout.splitlines()] == [
+            [migration, "pending"] for migration in names
+        ]
+        assert run("--check").returncode == 1  # still: nothing was applied
+        assert run().returncode == 0
+        applied = run("--status")
+        assert applied.returncode == 0
+        assert [line.split()[:2] for line in applied.stdout.splitlines()] == [
+            [migration, "applied"] for migration in names
+        ]
+        assert run("--check").returncode == 0
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -48,3 +49,14 @@ def test_uvicorns_colour_codes_never_reach_the_logs() -> None:
         line = emit(formatter, color_message=coloured)
         assert "\x1b[" not in line
         assert "color_message" not in line
+
+
+def test_every_line_says_its_time_in_utc_to_the_millisecond() -> None:
+    json_time = orjson.loads(emit(JsonFormatter()))["time"]
+    text_time = emit(TextFormatter("%(asctime)s %(message)s")).split(" ", 1)[0]
+    for stamp in (json_time, text_time):
+        assert stamp.endswith("Z")
+        moment = datetime.fromisoformat(stamp)
+        assert moment.utcoffset() == timedelta(0)
+        assert len(stamp.split(".")[1]) == len("123Z")  # milliseconds
+        assert abs(datetime.now(UTC) - moment) < timedelta(seconds=5)

@@ -7,6 +7,7 @@ a time, and each migration runs in its own transaction with its version record.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from importlib import resources
 
 import psycopg
@@ -27,6 +28,24 @@ def available_migrations() -> list[tuple[int, str, str]]:
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def migration_status(conninfo: str) -> list[tuple[str, datetime | None]]:
+    """Every migration this version has, with when it was applied (None: not yet), read
+    without the lock: what ``migrate`` would do now. Raises RepositoryUnavailable and
+    RepositoryFailed like ``migrate``."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+            rows = (
+                conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
+                if exists and exists[0]
+                else []
+            )
+    except psycopg.Error as exc:
+        raise translated(exc) from exc
+    applied = {int(version): at for version, at in rows}
+    return [(name, applied.get(version)) for version, name, _ in available_migrations()]
 
 
 def migrate(conninfo: str) -> list[str]:

@@ -21,6 +21,10 @@ class PublishError(CommandError):
     """Messages could not be published."""
 
 
+class MigrationsPending(CommandError):
+    """The database lacks migrations this version needs."""
+
+
 class ConsumerStopped(CommandError):
     """The consumer stopped on an error that no retry can mend."""
 

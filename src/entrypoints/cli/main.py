@@ -61,7 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         lambda s, a, o: run_commands.run_consume(s),
         "migrate, then consume Kafka only (ops endpoints on --ops-port)",
     )
-    command("migrate", lambda s, a, o: run_commands.run_migrate(s), "apply the database migrations")
+    migrations = command(
+        "migrate",
+        lambda s, a, o: run_commands.run_migrate(s, status=a.status, check=a.check),
+        "apply the database migrations",
+    )
+    asked = migrations.add_mutually_exclusive_group()
+    asked.add_argument(
+        "--status", action="store_true", help="list them, applied or pending; apply nothing"
+    )
+    asked.add_argument(
+        "--check", action="store_true", help="apply nothing; exit 1 while any is pending"
+    )
 
     publish = command(
         "publish", lambda s, a, o: tool_commands.run_publish(s, a), "publish orders to Kafka"

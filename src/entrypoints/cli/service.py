@@ -12,8 +12,8 @@ from typing import Any
 
 import uvicorn
 
-from adapters.postgres.migrations import migrate
-from entrypoints.cli.errors import ConsumerStopped, Unreachable, kafka_ready
+from adapters.postgres.migrations import migrate, migration_status
+from entrypoints.cli.errors import ConsumerStopped, MigrationsPending, Unreachable, kafka_ready
 from entrypoints.container import build_container, http_dependencies, worker_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.http.bounded_protocol import BoundedHttpToolsProtocol
@@ -29,9 +29,14 @@ log = logging.getLogger("order-service")
 SHUTDOWN_MARGIN = 10.0
 
 
-def run_migrate(settings: Settings) -> int:
+def run_migrate(settings: Settings, *, status: bool = False, check: bool = False) -> int:
+    """Apply the migrations; with ``status`` list them (applied when, or pending) and apply
+    nothing; with ``check`` apply nothing and exit 1 while any is pending (a gate for a
+    rollout: the schema is there before the code that needs it starts)."""
     if settings.repository != "postgres":
         return 0
+    if status or check:
+        return _migration_status(settings, show=status)
     try:
         applied = migrate(settings.database_url)
     except RepositoryUnavailable as exc:
@@ -39,6 +44,22 @@ def run_migrate(settings: Settings) -> int:
     except RepositoryFailed as exc:
         raise Unreachable(f"cannot migrate PostgreSQL: {exc}") from None
     log.info("migrations: %s", ", ".join(applied) if applied else "up to date")
+    return 0
+
+
+def _migration_status(settings: Settings, *, show: bool) -> int:
+    try:
+        found = migration_status(settings.database_url)
+    except (RepositoryUnavailable, RepositoryFailed) as exc:
+        raise Unreachable(f"cannot read the migrations of PostgreSQL: {exc}") from None
+    pending = [name for name, at in found if at is None]
+    if show:
+        for name, at in found:
+            print(f"{name}  {'pending' if at is None else 'applied ' + at.isoformat()}")
+    if pending:
+        raise MigrationsPending(f"{len(pending)} migration(s) pending: {', '.join(pending)}")
+    if not show:
+        print(f"migrations: all {len(found)} applied")
     return 0
 
 
