@@ -264,31 +264,32 @@ def table() -> Iterator[SettingInfo]:
 def load(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, str | None] | None = None
 ) -> Settings:
-    """Read every setting: override (CLI flag), else environment, else default."""
+    """Read every setting: override (CLI flag), else environment, else default. A secret
+    may also come from a file (``secret_file_variable``): a flag still wins over the
+    environment, and a value and a file given at the same level are an error."""
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     values: dict[str, Any] = {}
+    flagged: set[str] = set()  # the settings given as flags
     for info in table():
         raw = overrides.get(info.name)
         source = info.flag
         if raw is None:
             raw, source = environ.get(info.env), info.env
+        else:
+            flagged.add(info.name)
         if raw is None:
             continue
         try:
             values[info.name] = info.parse(raw)
         except ValueError as exc:
+            # A secret's parser may quote what it could not read: say only that it failed.
+            detail = "not a valid value (not shown: it is a secret)" if info.secret else exc
             shown = "***" if info.secret else repr(raw)
-            raise ConfigError(f"{source}={shown}: {exc}") from None
+            raise ConfigError(f"{source}={shown}: {detail}") from None
     for info in table():
-        if not info.secret:
-            continue
-        found = _secret_from_file(info, values, environ)
-        if found is None:
-            continue
-        if info.name in values:
-            raise ConfigError(f"{info.env} and {secret_file_variable(info)}: set one, not both")
-        values[info.name] = found
+        if info.secret:
+            _read_secret_file(info, values, flagged, environ)
     return Settings(**values)
 
 
@@ -299,23 +300,35 @@ def secret_file_variable(info: SettingInfo) -> str:
     return info.env + "_FILE"
 
 
-def _secret_from_file(
-    info: SettingInfo, values: Mapping[str, Any], environ: Mapping[str, str]
-) -> Any:
-    """The secret read from its file (a final newline dropped), None when none is named."""
-    variable = secret_file_variable(info)
-    path = values.get(f"{info.name}_file") or environ.get(variable)
+def _read_secret_file(
+    info: SettingInfo, values: dict[str, Any], flagged: set[str], environ: Mapping[str, str]
+) -> None:
+    """The secret from its file, when one is named and no value of higher precedence is."""
+    declared = f"{info.name}_file"  # a setting of its own, flag included (the SASL password)
+    if declared in values:
+        path, by_flag, named = values[declared], declared in flagged, f"--{declared}"
+    else:
+        path, by_flag, named = environ.get(secret_file_variable(info)), False, ""
     if not path:
-        return None
+        return
+    named = (named if by_flag else "") or secret_file_variable(info)
+    if info.name in values:
+        if (info.name in flagged) == by_flag:
+            source = info.flag if by_flag else info.env
+            raise ConfigError(f"{source} and {named}: set one, not both")
+        if info.name in flagged:
+            return  # the flag wins over the environment's file
     try:
-        text = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        # Surrounding whitespace is not the secret: editors and `kubectl create secret`
+        # leave a final newline, and HTTP drops trailing spaces of a header anyway.
+        text = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"{variable}: cannot read {path}: {why}") from None
+        raise ConfigError(f"{named}: cannot read {path}: {why}") from None
     try:
-        return info.parse(text)
-    except ValueError as exc:
-        raise ConfigError(f"{variable}: the secret in {path} is not valid: {exc}") from None
+        values[info.name] = info.parse(text)
+    except ValueError:
+        raise ConfigError(f"{named}: the secret in {path} is not valid (not shown)") from None
 
 
 def markdown_table() -> str:

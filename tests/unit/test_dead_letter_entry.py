@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
+from confluent_kafka import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.kafka.client import raw_headers
 from adapters.kafka.dead_letters import format as dlq_format
+from adapters.kafka.dead_letters import reader
 from adapters.kafka.dead_letters.format import (
     REPLAY_OF,
     CannotReplay,
@@ -26,7 +29,7 @@ from adapters.kafka.dead_letters.format import (
 from entrypoints.cli import dead_letter_text as dlq_text
 from entrypoints.cli.dead_letters import since
 from entrypoints.http.dead_letters import described
-from order_core import utc_time
+from order_core import DeadLettersUnavailable, utc_time
 
 headers = st.lists(
     st.tuples(st.text("abcxyz-", min_size=1, max_size=8), st.binary(max_size=20)), max_size=3
@@ -71,16 +74,31 @@ def test_a_record_of_a_newer_format_is_read_but_never_replayed(
     if version is not None:
         kept = ((dlq_format.FORMAT, str(version).encode()), *kept)
     letter = parse(3, 1, record.key, record.value, kept)
-    assert letter.format_version == (1 if version is None else version)
     assert (letter.source_topic, letter.source_offset) == (source.topic, source.offset)
-    if letter.format_version > dlq_format.FORMAT_VERSION:
+    if version is None or 1 <= version <= dlq_format.FORMAT_VERSION:
+        assert letter.format_version == (1 if version is None else version)
+        assert replay_record(letter).value == source.value
+    elif version > dlq_format.FORMAT_VERSION:
+        assert letter.format_version == version
         refusal = dlq_format.replay_refusal(letter)
         assert refusal is not None
         assert f"format {version}" in refusal
         with pytest.raises(CannotReplay, match="newer than this version"):
             replay_record(letter)
-    else:
-        assert replay_record(letter).value == source.value
+    else:  # 0 or negative: no version of ours
+        assert letter.format_version == dlq_format.UNREADABLE_FORMAT
+        with pytest.raises(CannotReplay, match="not a version number"):
+            replay_record(letter)
+
+
+@given(sources, st.binary(max_size=12).filter(lambda b: not (b.isdigit() and b.isascii())))
+def test_a_format_header_that_is_no_number_is_never_replayed(source: Source, junk: bytes) -> None:
+    record = dead_letter(source, "why", max_bytes=10**7)
+    kept = ((dlq_format.FORMAT, junk), *(h for h in record.headers if h[0] != dlq_format.FORMAT))
+    letter = parse(3, 1, record.key, record.value, kept)
+    assert letter.format_version == dlq_format.UNREADABLE_FORMAT
+    with pytest.raises(CannotReplay):
+        replay_record(letter)
 
 
 @given(sources, st.text(max_size=300))
@@ -212,3 +230,27 @@ def test_any_timestamp_is_shown_never_an_error(source: Source, written: int | No
 def _iso(ms: int | None) -> str | None:
     moment = utc_time(ms)
     return None if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+def test_a_reader_that_cannot_read_the_headers_refuses_rather_than_guess(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without its dlq.* headers a stub would read as an original, replayable: when the
+    headers cannot be read (an unknown confluent-kafka layout), nothing is shown."""
+    source = Source("orders", 0, 7, 1_700_000_000_000, b"k", b"x" * 2_000_000)
+    record = stub(source, "too large")
+    message = Message(
+        topic="orders.dlq",
+        partition=0,
+        offset=3,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
+        timestamp=(1, 1_700_000_000_000),
+    )
+    read = reader._letter(message)
+    assert read.stub
+    assert dlq_format.replay_refusal(read) is not None
+    monkeypatch.setattr(raw_headers, "_layout_ok", False)
+    with pytest.raises(DeadLettersUnavailable, match="unknown Message layout"):
+        reader._letter(message)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
-from entrypoints.container import Container
+from entrypoints.container import Container, HttpDependencies, build_container, http_dependencies
+from entrypoints.http.app import create_app
+from entrypoints.settings import load
 from order_core import Order, encode_order
 from tests.conftest import SAMPLE_ID
 from tests.fakes import FakeRepository
@@ -151,3 +153,20 @@ def test_an_unexpected_error_on_the_fast_path_is_one_500_in_the_error_shape(
     assert error_code(answer) == "internal"
     assert answer.headers["cache-control"] == "no-store"
     assert calls == ["any-id"]
+
+
+def test_given_a_function_the_app_builds_its_dependencies_when_it_starts() -> None:
+    """Pools and clients open with the app's lifespan, not when the app object is made
+    (a server that never starts, its port taken, opens nothing)."""
+    container = build_container(load({}, {"repository": "memory", "cache_backend": "memory"}))
+    built: list[object] = []
+
+    def dependencies() -> HttpDependencies:
+        built.append(http_dependencies(container))
+        return built[-1]  # type: ignore[return-value]
+
+    app = create_app(dependencies)
+    assert built == []
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert len(built) == 1

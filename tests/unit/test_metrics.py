@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from adapters.telemetry.prometheus import (
     CONSUMER_LAG,
@@ -56,3 +57,18 @@ def test_a_partition_no_longer_held_has_no_lag_reported_here() -> None:
     gone = {**held, "fetch_state": "none"}
     record_librdkafka_stats(_stats("moved", {"0": held, "2": gone}))
     assert reported("moved") == {"0"}
+
+
+def test_with_several_worker_processes_a_moved_partition_reads_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Series cannot be removed from the shared files of multiprocess mode: a revoked
+    partition's lag is set to 0 there (the owner's figure wins the recording rule's max),
+    and a partition never reported here gets no series at all."""
+    held = {"ls_offset": 100, "committed_offset": 40, "fetch_state": "active"}
+    record_librdkafka_stats(_stats("shared", {"0": held}))
+    assert lag("shared", "0") == 60
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent-only-read-by-the-code")
+    forget_partitions([("shared", 0), ("shared", 9)])
+    assert lag("shared", "0") == 0
+    assert reported("shared") == {"0"}

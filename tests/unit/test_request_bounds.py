@@ -127,3 +127,26 @@ def test_pipelined_requests_are_each_within_the_bound(app_server: Server) -> Non
             assert chunk, f"closed after {received.count(b'HTTP/1.1 200')} answers"
             received += chunk
     assert b"431" not in received
+
+
+@pytest.mark.parametrize("first", [b"", b"x" * 20_000], ids=["get", "post-with-body"])
+def test_a_head_pipelined_behind_another_request_is_held_to_the_bound(
+    app_server: Server, first: bytes
+) -> None:
+    """The second request's head arrives in the same read as the end of the first (after
+    a small GET, or after a POST's body): it is refused as it would be alone."""
+    if first:
+        lead = b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(first),
+            first,
+        )
+    else:
+        lead = _REQUEST % b"p"
+    response = app_server.exchange(lead + _REQUEST % (b"a" * 30_000), read_until_close=True)
+    statuses = [
+        int(line.split(b" ", 2)[1])
+        for line in response.split(b"\r\n")
+        if line.startswith(b"HTTP/1.1 ")
+    ]
+    assert statuses[-1] == 431
+    assert 200 not in statuses[1:]

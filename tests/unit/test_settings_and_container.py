@@ -167,3 +167,35 @@ def test_every_secret_can_come_from_a_file_and_is_never_shown(
     with pytest.raises(ConfigError) as garbled:
         load({variable: str(held)})
     assert "marker-Zq81" not in str(garbled.value)
+
+
+@pytest.mark.parametrize("leaky", ["sasl.password: hunter2", "=hunter2", "a=1;hunter2"])
+def test_a_secret_that_does_not_parse_is_never_quoted(leaky: str, tmp_path: Path) -> None:
+    held = tmp_path / "config"
+    held.write_text(leaky)
+    for environ in (
+        {"ORDER_SERVICE_KAFKA_CONFIG": leaky},
+        {"ORDER_SERVICE_KAFKA_CONFIG_FILE": str(held)},
+    ):
+        with pytest.raises(ConfigError) as info:
+            load(environ)
+        assert "hunter2" not in str(info.value)
+
+
+def test_a_secret_file_is_read_without_its_surrounding_whitespace(tmp_path: Path) -> None:
+    held = tmp_path / "token"
+    held.write_text("  t0ken \n")
+    assert load({"ORDER_SERVICE_ADMIN_TOKEN_FILE": str(held)}).admin_token == "t0ken"
+
+
+def test_a_flag_wins_over_a_secret_file_in_the_environment(tmp_path: Path) -> None:
+    held = tmp_path / "password"
+    held.write_text("from-file")
+    environ = {"ORDER_SERVICE_KAFKA_SASL_PASSWORD_FILE": str(held)}
+    assert load(environ, {"kafka_sasl_password": "from-flag"}).kafka_sasl_password == "from-flag"
+    # ... and a file given as a flag over a value in the environment.
+    environ = {"ORDER_SERVICE_KAFKA_SASL_PASSWORD": "from-env"}
+    overrides = {"kafka_sasl_password_file": str(held)}
+    assert load(environ, overrides).kafka_sasl_password == "from-file"
+    with pytest.raises(ConfigError, match="set one, not both"):
+        load({}, {"kafka_sasl_password": "x", "kafka_sasl_password_file": str(held)})

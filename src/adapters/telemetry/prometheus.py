@@ -175,6 +175,7 @@ def record_librdkafka_stats(stats_json: str) -> None:
                 _forget(topic, partition)  # not this consumer's (any more): no stale lag
             elif end >= 0 and position >= 0:
                 CONSUMER_LAG.labels(topic, partition).set(max(0, end - position))
+                _lag_reported.add((topic, partition))
 
 
 # librdkafka's fetch states of a partition this consumer holds ("none", "stopping",
@@ -189,8 +190,18 @@ def forget_partitions(partitions: Iterable[tuple[str, int]]) -> None:
 
 
 def _forget(topic: str, partition: str) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several worker processes share the metric files, and prometheus_client cannot
+        # remove a labelled series there: a 0 instead, which the recording rule's max
+        # over instances lets the owner's figure override.
+        if (topic, partition) in _lag_reported:
+            CONSUMER_LAG.labels(topic, partition).set(0)
+        return
     with contextlib.suppress(KeyError):  # never reported here
         CONSUMER_LAG.remove(topic, partition)
+
+
+_lag_reported: set[tuple[str, str]] = set()
 
 
 def report_consumer_state(progress: ConsumerProgress) -> None:

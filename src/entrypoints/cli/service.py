@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -94,7 +95,8 @@ def _uvicorn(settings: Settings, overrides: dict[str, str | None], *, run_consum
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     common = uvicorn_options(settings)
     if settings.http_workers == 1:
-        app = create_app(http_dependencies(build_container(settings), run_consumer=run_consumer))
+        container = build_container(settings)
+        app = create_app(functools.partial(http_dependencies, container, run_consumer=run_consumer))
         tune_for_service()
         uvicorn.run(app, **common)
         return 0

@@ -119,24 +119,28 @@ class OrderServiceApp(Starlette):
         request_served(lookup.template, "GET", result.status, time.perf_counter() - started)
 
 
-def create_app(dependencies: HttpDependencies) -> OrderServiceApp:
+def create_app(
+    dependencies: HttpDependencies | Callable[[], HttpDependencies],
+) -> OrderServiceApp:
     """The HTTP app; with a worker among its dependencies it also consumes Kafka in a
-    background thread."""
-    settings = dependencies.settings
+    background thread. Given a function, the dependencies are built when the app starts
+    (its lifespan), so pools and clients open and close with it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: OrderServiceApp) -> AsyncIterator[None]:
-        app.state.dependencies = dependencies
+        built = dependencies if isinstance(dependencies, HttpDependencies) else dependencies()
+        settings = built.settings
+        app.state.dependencies = built
         app.state.lookups = app.lookups = AsyncLookup(
-            dependencies.lookup,
+            built.lookup,
             cache_threads=settings.http_cache_threads,
             repository_threads=settings.db_pool_size,
-            tracing=dependencies.tracing,
+            tracing=built.tracing,
         )
-        worker = dependencies.worker
+        worker = built.worker
         consumer = ConsumerThread(worker) if worker is not None else None
         app.state.consumer_thread = consumer
-        WarmUp(dependencies.cache_admin).start(settings.warm_up_orders, settings.warm_up_timeout)
+        WarmUp(built.cache_admin).start(settings.warm_up_orders, settings.warm_up_timeout)
         if consumer is not None:
             consumer.start()
         try:
@@ -145,7 +149,7 @@ def create_app(dependencies: HttpDependencies) -> OrderServiceApp:
             if consumer is not None:
                 consumer.stop()
             app.lookups.close()
-            dependencies.close()
+            built.close()
 
     routes = [
         Route("/", index),

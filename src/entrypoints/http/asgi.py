@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ def app_from_environment() -> Starlette:
     settings = load()
     configure_logging(settings.log_format, settings.log_level)
     run_consumer = os.environ.get("ORDER_SERVICE_RUN_CONSUMER", "0") == "1"
-    app = create_app(http_dependencies(build_container(settings), run_consumer=run_consumer))
+    container = build_container(settings)
+    app = create_app(functools.partial(http_dependencies, container, run_consumer=run_consumer))
     tune_for_service()
     return app

@@ -5,7 +5,10 @@ httptools (llhttp) buffers a header until it ends, however long: one ``GET /orde
 it. Here the request line and headers of each request may take ``MAX_HEAD_BYTES`` in all;
 beyond that the answer is 431 with the service's JSON error, and the connection is closed.
 Bytes are fed to the parser at most the room left while a head is being read, so a head
-over the bound is never held in full.
+over the bound is never held in full. A request pipelined behind another one on the same
+connection may arrive in the same read as the end of the one before: its head is counted
+as the parser reports it (its URL and headers), so it is held to the same bound, and held
+in memory at most one read's worth beyond it.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True  # between requests, or inside one's request line and headers
-        self._head_bytes = 0
+        self._head_bytes = 0  # raw bytes fed while in a head
+        self._parsed_bytes = 0  # the current message's URL and headers, as parsed
+        self._refused = False
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # answered 431 and closing: nothing more is read
         while data:
             if not self._in_head:
                 super().data_received(data)
@@ -53,16 +60,44 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if self.transport.is_closing():
                 return
 
+    def on_message_begin(self) -> None:
+        self._parsed_bytes = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if self._counted(len(url)):
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._counted(len(name) + len(value) + 4):  # ": " and CRLF
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
-        super().on_headers_complete()
+        if not self._refused:
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_head = True
         self._head_bytes = 0
-        super().on_message_complete()
+        if not self._refused:
+            super().on_message_complete()
+
+    def _counted(self, size: int) -> bool:
+        """Whether the head is still within the bound, with ``size`` more bytes of it."""
+        self._parsed_bytes += size
+        if self._parsed_bytes > MAX_HEAD_BYTES and not self._refused:
+            self._refuse()
+        return not self._refused
 
     def _refuse(self) -> None:
+        if self._refused:
+            return
+        self._refused = True
         self.logger.warning("request head over %d bytes: 431", MAX_HEAD_BYTES)
         self.transport.write(HEAD_TOO_LARGE)
         self.transport.close()

@@ -29,6 +29,7 @@ from adapters.kafka.client.records import Headers, Record
 from order_core import DeadLetter, stub_refusal
 
 FORMAT_VERSION = 1
+UNREADABLE_FORMAT = -1  # a dlq.format header that is not a version number
 
 PREFIX = "dlq."
 FORMAT = "dlq.format"
@@ -147,7 +148,6 @@ def parse(
     for name, data in headers:
         if name.startswith(PREFIX):
             dlq.setdefault(name, data)
-    version = _int(dlq.get(FORMAT))
     return DeadLetter(
         offset=offset,
         timestamp_ms=timestamp_ms,
@@ -162,12 +162,28 @@ def parse(
         key=key,
         value=value,
         headers=tuple((n, v) for n, v in headers if not n.startswith(PREFIX)),
-        format_version=1 if version is None else version,
+        format_version=_version(dlq.get(FORMAT)),
     )
+
+
+def _version(value: bytes | None) -> int:
+    """The record's format version: 1 without the header (records written before it
+    existed have version 1's layout), ``UNREADABLE_FORMAT`` for anything but a positive
+    whole number (never taken for a version this code knows)."""
+    if value is None:
+        return 1
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or int(value) < 1:
+        return UNREADABLE_FORMAT
+    return int(value)
 
 
 def replay_refusal(letter: DeadLetter) -> str | None:
     """Why this version cannot replay the letter, or None when it can."""
+    if letter.format_version == UNREADABLE_FORMAT:
+        return (
+            f"dead letter {letter.offset} carries a {FORMAT} header that is not a version "
+            "number: it was not written by order-service, or was altered; not replayed"
+        )
     if letter.format_version > FORMAT_VERSION:
         return (
             f"dead letter {letter.offset} is in dead-letter format {letter.format_version}, "

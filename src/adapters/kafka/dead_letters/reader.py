@@ -139,11 +139,19 @@ class DeadLetterReader:
 
 def _letter(message: Message) -> DeadLetter:
     kind, timestamp = message.timestamp()
+    headers = read_raw_headers(message)
+    if headers.unread:
+        # Without its dlq.* headers a stub would read as an original and be replayable:
+        # refuse to read rather than guess.
+        raise DeadLettersUnavailable(
+            "cannot read dead-letter headers with this confluent-kafka version "
+            "(unknown Message layout): no dead letter is shown or replayed"
+        )
     return parse(
         offset=int(message.offset() or 0),
         timestamp_ms=timestamp if kind else None,
         key=message.key(),
         value=message.value() or b"",
         # As bytes, whatever names a writer gave them (never Message.headers()).
-        headers=read_raw_headers(message).pairs,
+        headers=headers.pairs,
     )
