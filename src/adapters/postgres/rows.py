@@ -47,10 +47,31 @@ def _column_type(hint: Any) -> str | None:
 
 
 def scalar_columns(model: type) -> Columns:
-    """(name, type) of each of the model's fields stored as a column, in the model's order."""
+    """(name, type) of each of the model's fields stored as a column, in the model's order.
+
+    A field of a kind this table layout does not know (a bool, a float, an optional
+    value) stops the import, naming it: it must never be left out of the tables silently.
+    """
     hints = typing.get_type_hints(model, include_extras=True)
-    found = ((f.name, _column_type(hints[f.name])) for f in attrs.fields(model))
-    return tuple((name, kind) for name, kind in found if kind is not None)
+    columns = []
+    for field in attrs.fields(model):
+        hint = hints[field.name]
+        kind = _column_type(hint)
+        if kind is not None:
+            columns.append((field.name, kind))
+        elif not _stored_elsewhere(hint):
+            raise TypeError(
+                f"{model.__name__}.{field.name}: no column type for {hint!r}; "
+                "give it one in adapters/postgres/rows.py"
+            )
+    return tuple(columns)
+
+
+def _stored_elsewhere(hint: Any) -> bool:
+    """A nested object or a list of them: a table of its own."""
+    annotated = typing.get_origin(hint) is typing.Annotated
+    base = typing.get_args(hint)[0] if annotated else hint
+    return attrs.has(base) or typing.get_origin(base) is tuple
 
 
 _KEY = (("order_uid", "text"),)
