@@ -15,9 +15,11 @@ from pathlib import Path
 
 from local_services.caches import Memcached, Redis
 from local_services.chromium import Chromium
+from local_services.cluster import KafkaCluster, MemcachedPair, RedisCluster
 from local_services.config import Config, Run
 from local_services.kafka import MECHANISM, PASSWORD, USER, Kafka
 from local_services.output import PREFIX, Fail, log, show_tail
+from local_services.patroni import PgBouncer, PgCluster
 from local_services.postgres import Postgres
 from local_services.service import Service
 from local_services.system import apt_install, need_root
@@ -29,9 +31,15 @@ SERVICES: dict[str, type[Service]] = {
     "redis": Redis,
     "kafka": Kafka,
     "chromium": Chromium,
+    "kafka-cluster": KafkaCluster,
+    "pg-cluster": PgCluster,
+    "pgbouncer": PgBouncer,  # after pg-cluster: it points at the primary
+    "redis-cluster": RedisCluster,
+    "memcached-pair": MemcachedPair,
 }
 CORE = ("postgres", "memcached", "redis", "kafka")
-ALL = tuple(SERVICES)
+CLUSTER = ("kafka-cluster", "pg-cluster", "pgbouncer", "redis-cluster", "memcached-pair")
+ALL = tuple(name for name in SERVICES if name not in CLUSTER)
 ALIASES = {
     "postgresql": "postgres",
     "pg": "postgres",
@@ -95,9 +103,10 @@ def select(args: Sequence[str], default: Sequence[str]) -> tuple[str, ...]:
     names: list[str] = []
     for arg in args:
         name = ALIASES.get(arg, arg)
-        if name != "all" and name not in SERVICES:
-            raise Fail(f"unknown service '{arg}' (one of: {' '.join(ALL)}, all)")
-        names.extend(n for n in (ALL if name == "all" else (name,)) if n not in names)
+        if name not in ("all", "cluster") and name not in SERVICES:
+            raise Fail(f"unknown service '{arg}' (one of: {' '.join(SERVICES)}, all, cluster)")
+        group = {"all": ALL, "cluster": CLUSTER}.get(name, (name,))
+        names.extend(n for n in group if n not in names)
     return tuple(names)
 
 
@@ -110,9 +119,9 @@ def parse(argv: Sequence[str]) -> Command:
             raise Fail(f"usage: scripts/services.sh {action} SERVICE...")
         return Command(action, select(args, ()))
     if action == "status":
-        return Command(action, select(args, ALL))
+        return Command(action, select(args, ALL + CLUSTER))
     if action == "reset-data":
-        return Command(action, CORE)
+        return Command(action, select(args, CORE))
     if action in ("-h", "--help", "help"):
         return Command("help")
     if action == "usage":
@@ -121,8 +130,8 @@ def parse(argv: Sequence[str]) -> Command:
 
 
 def launch_order(services: Sequence[Service]) -> list[Service]:
-    """Kafka first: its JVM boots while the others start."""
-    return sorted(services, key=lambda s: s.name != "kafka")
+    """Kafka first: its JVMs boot while the others start."""
+    return sorted(services, key=lambda s: not s.name.startswith("kafka"))
 
 
 def install(r: Run, services: Sequence[Service]) -> None:

@@ -19,6 +19,57 @@ PORTS = {  # Config field: (environment variable, default)
 
 
 @dataclass(frozen=True)
+class ClusterPorts:
+    """The ports of the local cluster (``services.sh up cluster``), all from one base
+    (ORDER_CLUSTER_BASE_PORT, default 19000), apart from the single-node set's."""
+
+    base: int = 19000
+
+    def kafka(self, node: int) -> int:  # nodes 1-3: PLAINTEXT
+        return self.base + 90 + node
+
+    def kafka_controller(self, node: int) -> int:
+        return self.base + 190 + node
+
+    def kafka_sasl(self, node: int) -> int:
+        return self.base + 290 + node
+
+    def kafka_bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.kafka(n)}" for n in (1, 2, 3))
+
+    def postgres(self, node: int) -> int:  # nodes 1-2, under Patroni
+        return self.base + 432 + node
+
+    def patroni_api(self, node: int) -> int:
+        return self.base + 80 + node
+
+    @property
+    def pgbouncer(self) -> int:
+        return self.base + 432
+
+    @property
+    def etcd_client(self) -> int:
+        return self.base + 379
+
+    @property
+    def etcd_peer(self) -> int:
+        return self.base + 380
+
+    def redis(self, node: int) -> int:  # nodes 1-6: three primaries, three replicas
+        return self.base + 700 + node
+
+    def memcached(self, node: int) -> int:  # nodes 1-2
+        return self.base + 210 + node
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ClusterPorts:
+        raw = env.get("ORDER_CLUSTER_BASE_PORT", "") or "19000"
+        if not raw.isdigit() or not 1024 <= int(raw) <= 64000:
+            raise Fail(f"ORDER_CLUSTER_BASE_PORT must be a port from 1024 to 64000, got {raw!r}")
+        return cls(int(raw))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the environment decides; ports are overridable only to run a second set."""
 
@@ -33,6 +84,7 @@ class Config:
     kafka_version: str = "4.1.1"
     log4j_version: str = "2.24.3"
     lock_timeout: float = 900.0
+    cluster: ClusterPorts = field(default_factory=ClusterPorts)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], repo: Path, cwd: Path) -> Config:
@@ -63,6 +115,7 @@ class Config:
             kafka_version=version,
             log4j_version=log4j,
             lock_timeout=lock_timeout,
+            cluster=ClusterPorts.from_env(env),
         )
 
 

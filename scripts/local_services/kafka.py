@@ -80,9 +80,11 @@ def status_detail(version: str, controller_port: int, props_text: str, sasl_port
     return f"{base}, {sasl_listener(sasl_port)} {MECHANISM} user {USER} password {PASSWORD}"
 
 
-def format_command(cluster_id: str, props: Path) -> list[str]:
+def format_command(cluster_id: str, props: Path, *, standalone: bool = True) -> list[str]:
     """StorageTool format of a new log dir, with the SCRAM user in its first metadata."""
-    template = "kafka.tools.StorageTool format --standalone -g -t {} -c {} --add-scram {}"
+    template = "kafka.tools.StorageTool format -g -t {} -c {} --add-scram {}"
+    if standalone:
+        template = template.replace("format", "format --standalone")
     return argv(template, cluster_id, props, scram_credential())
 
 
@@ -226,6 +228,12 @@ class Kafka(DaemonService):
     def __init__(self, r: Run) -> None:
         super().__init__(r)
         self.port, self.sasl_port = self.cfg.kafka_port, self.cfg.kafka_sasl_port
+        self.controller_port = self.cfg.kafka_controller_port
+        self.place_in(self.dir)
+
+    def place_in(self, directory: Path) -> None:
+        """Where this broker keeps its files (its pid file, data, logs, properties)."""
+        self.dir, self.pidfile = directory, directory / "kafka.pid"
         self.data, self.log_dir = self.dir / "data", self.dir / "logs"
         self.props, self.offset = self.dir / "server.properties", self.dir / "server.log.offset"
         self.logfile, self.server_log = self.log_dir / "kafka.out", self.log_dir / "server.log"
@@ -248,7 +256,7 @@ class Kafka(DaemonService):
 
     def rendered(self) -> str:
         template = (KAFKA_DIR / "server.properties").read_text()
-        ports = (self.port, self.cfg.kafka_controller_port, self.sasl_port)
+        ports = (self.port, self.controller_port, self.sasl_port)
         return render_properties(template, self.data, *ports)
 
     def running_props(self) -> str:
@@ -266,7 +274,7 @@ class Kafka(DaemonService):
             raise Fail("Java 17+ not found (run: scripts/services.sh install kafka)")
         if ensure_port_free(self.run, self.name, self.port, healthy=self.port_answers):
             return
-        ensure_port_free(self.run, "kafka controller", self.cfg.kafka_controller_port)
+        ensure_port_free(self.run, "kafka controller", self.controller_port)
         ensure_port_free(self.run, "kafka SASL listener", self.sasl_port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.props.write_text(self.rendered())
@@ -277,22 +285,27 @@ class Kafka(DaemonService):
         # Readiness is judged on what the broker logs after this offset.
         size = self.server_log.stat().st_size if self.server_log.exists() else 0
         self.offset.write_text(f"{size}\n")
-        log(f"starting kafka {self.cfg.kafka_version} (KRaft combined node, log dir {self.data})")
+        log(f"starting {self.name} {self.cfg.kafka_version} (KRaft combined node, {self.data})")
         broker = self.java(*JVM, "kafka.Kafka", self.props)
         spawn_daemon(broker, self.pidfile, self.logfile, self.dir)
 
     def format(self) -> None:
         if (self.data / "meta.properties").exists():
             return
-        cid_file = self.dir / "cluster.id"
+        cid_file = self.cluster_id_file()
         if not (cid := cid_file.read_text().strip() if cid_file.exists() else ""):
             cid = (self.tool("kafka.tools.StorageTool", "random-uuid").split() or [""])[-1]
             if len(cid) != 22:
                 raise Fail(f"could not generate a Kafka cluster id (got {cid!r})", self.logfile)
             cid_file.write_text(f"{cid}\n")
-        log(f"formatting Kafka log dir {self.data} (cluster id {cid}, standalone KRaft)")
-        self.tool(*format_command(cid, self.props))
+        log(f"formatting Kafka log dir {self.data} (cluster id {cid})")
+        self.tool(*format_command(cid, self.props, standalone=self.standalone))
         self.mark_scram_done()
+
+    standalone = True  # one node that is its own quorum; a cluster's voters are listed
+
+    def cluster_id_file(self) -> Path:
+        return self.dir / "cluster.id"
 
     def tool(self, *args: str | Path, log4j: bool = True) -> str:
         """Run a Kafka tool class; its output is appended to kafka.out, and returned."""
@@ -340,5 +353,5 @@ class Kafka(DaemonService):
         return [self.logfile, self.server_log]
 
     def status_detail(self) -> str:
-        controller, props = self.cfg.kafka_controller_port, self.running_props()
+        controller, props = self.controller_port, self.running_props()
         return status_detail(self.cfg.kafka_version, controller, props, self.sasl_port)

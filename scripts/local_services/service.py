@@ -18,7 +18,6 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
 
 from local_services.config import Run
 from local_services.output import Fail, log, warn
@@ -238,7 +237,7 @@ class Service:
     The hooks do nothing by default (chromium, for one, is install only).
     """
 
-    name: ClassVar[str]
+    name: str  # a class attribute; a node of a cluster sets its own
 
     def __init__(self, r: Run) -> None:
         self.run = r
@@ -269,10 +268,10 @@ class Service:
 class DaemonService(Service):
     """A server run as our own detached child, tracked by a pid file in STATE/NAME/."""
 
-    pattern: ClassVar[str]  # must be in the process's command line
-    check: ClassVar[str]  # what readiness means, for messages
-    timeout: ClassVar[float] = 20
-    stop_timeout: ClassVar[float] = 10
+    pattern: str  # must be in the process's command line
+    check: str  # what readiness means, for messages
+    timeout: float = 20
+    stop_timeout: float = 10
     port: int
 
     def __init__(self, r: Run) -> None:

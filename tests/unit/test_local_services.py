@@ -41,7 +41,9 @@ ENV_2ND_SET = {
         (["down"], "down", cli.CORE),
         (["install"], "install", cli.CORE),
         (["up", "all"], "up", cli.ALL),
-        (["status"], "status", cli.ALL),
+        (["status"], "status", cli.ALL + cli.CLUSTER),
+        (["up", "cluster"], "up", cli.CLUSTER),
+        (["reset-data", "cluster"], "reset-data", cli.CLUSTER),
         (["status", "kafka"], "status", ("kafka",)),
         (["start", "pg", "chrome"], "start", ("postgres", "chromium")),
         (["restart", "memcache", "postgresql"], "restart", ("memcached", "postgres")),
@@ -55,6 +57,26 @@ ENV_2ND_SET = {
 )
 def test_parse_selects_services(argv: list[str], action: str, services: tuple[str, ...]) -> None:
     assert cli.parse(argv) == cli.Command(action, services)
+
+
+def test_the_cluster_is_apart_from_all_and_on_ports_of_its_own() -> None:
+    assert not set(cli.CLUSTER) & set(cli.ALL)
+    cfg = Config.from_env({}, Path("/repo"), Path("/"))
+    ports = cfg.cluster
+    cluster = [ports.kafka(n) for n in (1, 2, 3)]
+    cluster += [ports.kafka_controller(n) for n in (1, 2, 3)]
+    cluster += [ports.kafka_sasl(n) for n in (1, 2, 3)]
+    cluster += [ports.postgres(n) for n in (1, 2)] + [ports.patroni_api(n) for n in (1, 2)]
+    cluster += [ports.pgbouncer, ports.etcd_client, ports.etcd_peer]
+    cluster += [ports.redis(n) for n in range(1, 7)] + [ports.memcached(n) for n in (1, 2)]
+    single = [cfg.pg_port, cfg.mc_port, cfg.redis_port, cfg.kafka_port]
+    single += [cfg.kafka_controller_port, cfg.kafka_sasl_port]
+    assert len(set(cluster)) == len(cluster)
+    assert not set(cluster) & set(single)
+    moved = Config.from_env({"ORDER_CLUSTER_BASE_PORT": "29000"}, Path("/repo"), Path("/"))
+    assert moved.cluster.kafka_bootstrap().startswith("127.0.0.1:29091,")
+    with pytest.raises(Fail, match="ORDER_CLUSTER_BASE_PORT"):
+        Config.from_env({"ORDER_CLUSTER_BASE_PORT": "65000"}, Path("/repo"), Path("/"))
 
 
 def test_core_is_all_but_chromium() -> None:
