@@ -332,9 +332,8 @@ class PgCluster(NodeGroup):
 
 
 def render_pgbouncer(port: int, primary: int, directory: Path) -> str:
-    databases = "\n".join(
-        f"{db} = host=127.0.0.1 port={primary} dbname={db}" for db in ("orders", "orders_test")
-    )
+    # Every database of the primary (the tests make one per session).
+    databases = f"* = host=127.0.0.1 port={primary}"
     return f"""\
 ; Written by scripts/services.sh on every start; edit scripts/local_services/patroni.py.
 ; In front of the primary found at start: `services.sh restart pgbouncer` follows a failover.

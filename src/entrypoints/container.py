@@ -53,7 +53,10 @@ from order_core import (
 
 def _postgres(s: Settings) -> Iterator[PostgresOrderRepository]:
     repository = PostgresOrderRepository.open(
-        s.database_url, pool_size=s.db_pool_size, bounds=_session_bounds(s)
+        s.database_url,
+        pool_size=s.db_pool_size,
+        bounds=_session_bounds(s),
+        prepared_statements=s.db_prepared_statements,
     )
     yield repository
     repository.close()
@@ -95,7 +98,7 @@ def _memcached(s: Settings) -> Iterator[OrderCache]:
 
 
 def _redis(s: Settings) -> Iterator[OrderCache]:
-    cache = RedisOrderCache(s.redis_url, default_ttl=s.cache_ttl or None)
+    cache = RedisOrderCache(s.redis_url, cluster=s.redis_cluster, default_ttl=s.cache_ttl or None)
     yield _near(cache, s)
     cache.close()
 
@@ -127,9 +130,11 @@ def prepare_topics(s: Settings, timeout: float = 10.0) -> None:
         s.kafka_bootstrap,
         {
             s.kafka_topic: TopicSpec(s.kafka_partitions, replicas, config),
-            # One partition: its offsets number the dead letters in order (the readers'
-            # positions).
-            s.kafka_dlq_topic: TopicSpec(1, replicas, {**config, "retention.ms": retention}),
+            # One partition by default (dead letters are few); the readers merge however
+            # many it has by time.
+            s.kafka_dlq_topic: TopicSpec(
+                s.kafka_dlq_partitions, replicas, {**config, "retention.ms": retention}
+            ),
         },
         client_config=s.kafka_client_config(),
         timeout=timeout,

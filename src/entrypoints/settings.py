@@ -131,6 +131,9 @@ class Settings:
     kafka_dlq_topic: str = setting("orders.dlq", _non_empty, "dead-letter topic")
     kafka_group: str = setting("order-service", _non_empty, "consumer group id")
     kafka_partitions: int = setting(4, _positive_int, "partitions of the orders topic if created")
+    kafka_dlq_partitions: int = setting(
+        1, _positive_int, "partitions of the dead-letter topic if created"
+    )
     kafka_create_topics: bool = setting(
         True, _switch, "create the topics when missing (false: a user without the ACL)"
     )
@@ -183,6 +186,17 @@ class Settings:
         "PostgreSQL connection string",
         secret=True,
     )
+    db_migration_url: str = setting(
+        "",
+        _text,
+        "PostgreSQL connection string for migrations only (empty: database_url)",
+        secret=True,
+    )
+    db_prepared_statements: bool = setting(
+        True,
+        _switch,
+        "server-side prepared statements (false: PgBouncer < 1.21 in transaction mode)",
+    )
     db_pool_size: int = setting(10, _positive_int, "PostgreSQL connections for lookups")
     db_statement_timeout: float = setting(
         30.0, _positive_float, "a save's statement_timeout, s (abandoned 5 s later)"
@@ -206,6 +220,9 @@ class Settings:
     )
     memcached_servers: str = setting("localhost:11211", _non_empty, "host:port,host:port")
     redis_url: str = setting("redis://localhost:6379/0", _non_empty, "Redis URL", secret=True)
+    redis_cluster: bool = setting(
+        False, _switch, "redis_url is a node of a Redis Cluster (the others are found from it)"
+    )
     warm_up_orders: int = setting(
         DEFAULT_WARM_UP_ORDERS, _non_negative_int, "orders loaded into the cache at start"
     )

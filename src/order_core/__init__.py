@@ -13,7 +13,16 @@ from order_core.cache_admin import CacheAdmin
 from order_core.cache_gateway import CacheGateway
 from order_core.codec import decode_order, encode_order
 from order_core.customer_orders import CustomerOrders, OrderPage
-from order_core.dead_letters import DeadLetter, DeadLettersUnavailable, stub_refusal, utc_time
+from order_core.dead_letters import (
+    DeadLetter,
+    DeadLetterId,
+    DeadLettersUnavailable,
+    by_time,
+    latest_by_time,
+    merged_by_time,
+    stub_refusal,
+    utc_time,
+)
 from order_core.errors import (
     CacheUnavailable,
     FieldError,
@@ -51,6 +60,7 @@ __all__ = [
     "CustomerOrders",
     "DeadLetter",
     "DeadLetterArchive",
+    "DeadLetterId",
     "DeadLettersUnavailable",
     "Delivery",
     "EncodedOrder",
@@ -74,9 +84,12 @@ __all__ = [
     "SaveThenCache",
     "SavedDocument",
     "Telemetry",
+    "by_time",
     "check_order_uid",
     "decode_order",
     "encode_order",
+    "latest_by_time",
+    "merged_by_time",
     "order_uid_problem",
     "stub_refusal",
     "utc_time",

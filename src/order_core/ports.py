@@ -150,29 +150,49 @@ class NoTelemetry:
 
 
 class DeadLetterArchive(Protocol):
-    """Where dead letters are kept, read by position (``DeadLetter.offset``), oldest first.
+    """Where dead letters are kept: in one or more partitions, each read by offset, oldest
+    first. A dead letter is named by both (``DeadLetter.id``); whatever spans partitions
+    comes merged by time (``order_core.dead_letters.merged_by_time``: by timestamp, then
+    partition, then offset), a partition's own order always kept.
 
-    Raises DeadLettersUnavailable when they cannot be read now. Opened per use (a reader
-    holds a connection of its own): ``close`` it, or use it as a context manager.
+    Every read is bounded: in time (raises DeadLettersUnavailable when they cannot be read
+    now) and in memory (a merge holds a chunk per partition, never a whole partition).
+    Opened per use (a reader holds a connection of its own): ``close`` it, or use it as a
+    context manager.
     """
 
     name: str  # where they are kept, for an operator (the topic)
 
-    def bounds(self) -> tuple[int, int]:
-        """The first position still kept and the next to be written; (0, 0) when none
-        were ever kept."""
+    def partitions(self) -> tuple[int, ...]:
+        """The partitions, in order; () when there is nowhere they were ever kept."""
         ...
 
-    def read(self, start: int, end: int) -> Iterator[DeadLetter]:
-        """The dead letters at positions ``start`` to ``end - 1`` still kept, in order."""
+    def bounds(self, partition: int) -> tuple[int, int]:
+        """The partition's first offset still kept and the next to be written; (0, 0) when
+        it never kept any (or there is no such partition)."""
         ...
 
-    def latest(self, limit: int) -> list[DeadLetter]: ...
+    def read(self, partition: int, start: int, end: int) -> Iterator[DeadLetter]:
+        """The partition's dead letters at offsets ``start`` to ``end - 1`` still kept, in
+        order."""
+        ...
 
-    def at(self, offset: int) -> DeadLetter | None: ...
+    def read_merged(self, ranges: Mapping[int, tuple[int, int]]) -> Iterator[DeadLetter]:
+        """The dead letters in these ranges (partition -> ``(start, end)``, as ``read``),
+        merged by time."""
+        ...
+
+    def latest(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` across every partition, merged by time, oldest first (at
+        most ``limit`` are read from the end of each partition)."""
+        ...
+
+    def at(self, partition: int, offset: int) -> DeadLetter | None: ...
 
     def since(self, timestamp_ms: int) -> Iterator[DeadLetter]:
-        """Those dead-lettered at or after ``timestamp_ms`` (Unix ms)."""
+        """Those dead-lettered at or after ``timestamp_ms`` (Unix ms), on every partition up
+        to its end when the reading starts (those written meanwhile are not read), merged
+        by time."""
         ...
 
     def close(self) -> None: ...

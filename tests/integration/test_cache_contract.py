@@ -38,6 +38,8 @@ MEMCACHED_SERVERS = [
     s for s in re.split(r"[,\s]+", os.environ.get("ORDER_SERVICE_MEMCACHED_SERVERS", "")) if s
 ] or ["127.0.0.1:11211"]
 REDIS_URL = os.environ.get("ORDER_SERVICE_REDIS_URL") or "redis://127.0.0.1:6379/0"
+# The cluster suite (scripts/test-cluster.sh) runs this module against a Redis Cluster.
+REDIS_CLUSTER = os.environ.get("ORDER_SERVICE_REDIS_CLUSTER", "") == "true"
 # Nothing listens on port 1: connections are refused at once.
 CLOSED_MEMCACHED = "127.0.0.1:1"
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
@@ -66,7 +68,10 @@ def make_cache(request: pytest.FixtureRequest) -> Iterator[CacheFactory]:
             cache, where = memcached, ",".join(MEMCACHED_SERVERS)
         else:
             redis = RedisOrderCache(
-                REDIS_URL if reachable else CLOSED_REDIS, key_prefix=prefix, default_ttl=default_ttl
+                REDIS_URL if reachable else CLOSED_REDIS,
+                key_prefix=prefix,
+                default_ttl=default_ttl,
+                cluster=REDIS_CLUSTER,
             )
             closers.append(redis.close)
             cache, where = redis, REDIS_URL
@@ -251,8 +256,8 @@ def test_memcached_refuses_a_value_over_its_item_limit_and_drops_the_old_one() -
 def test_redis_clear_removes_only_its_own_prefix() -> None:
     stem = f"test-{uuid.uuid4().hex[:12]}"
     # A glob character in the prefix must not widen what clear() matches.
-    cache = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}*:")
-    neighbour = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}x:")
+    cache = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}*:", cluster=REDIS_CLUSTER)
+    neighbour = RedisOrderCache(REDIS_URL, key_prefix=f"{stem}x:", cluster=REDIS_CLUSTER)
     key = new_key()
     try:
         cache.set_many({key: b"mine"})

@@ -4,8 +4,10 @@ every class of database error mapped to its outcome."""
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 import orjson
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.postgres import migrations
 from adapters.postgres.migrations import available_migrations, migrate
 from adapters.postgres.repository import CUSTOMER_PAGE_QUERY, PostgresOrderRepository
 from adapters.postgres.rows import insert_statement, order_row
@@ -91,6 +94,58 @@ def test_migrations_are_recorded_and_idempotent(clean_database: str) -> None:
     with psycopg.connect(clean_database) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == [v for v, _, _ in available_migrations()]
+
+
+def test_instances_migrating_at_once_apply_each_migration_once_and_leave_no_lock() -> None:
+    """The lock is the transaction's: nothing stays held on a (pooled) server session."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            applied = [n for names in pool.map(lambda _: migrate(url), range(4)) for n in names]
+        assert sorted(applied) == [n for _, n, _ in available_migrations()]
+        with psycopg.connect(url, autocommit=True) as conn:
+            held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            assert held.fetchone() == (0,)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def test_a_migration_waits_for_another_instance_only_so_long(
+    clean_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrations, "LOCK_WAIT", 0.5)
+    with psycopg.connect(clean_database, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (migrations._LOCK_KEY,))
+        started = time.monotonic()
+        with pytest.raises(RepositoryUnavailable, match="55P03"):
+            migrate(clean_database)
+        assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_prepared_statements_can_be_turned_off_for_a_pooler(
+    clean_database: str, prepared: bool
+) -> None:
+    """Behind PgBouncer < 1.21 in transaction mode no statement may be prepared: the next
+    transaction may run on a server session that never saw it."""
+    repository = PostgresOrderRepository.open(
+        clean_database, pool_size=1, prepared_statements=prepared
+    )
+    try:
+        repository.save_many([numbered(1)])
+        for _ in range(10):  # past psycopg's prepare_threshold (5) too
+            assert repository.get_document("order-1") == numbered(1).document
+            assert repository.customer_documents(numbered(1).order.customer_id, 5)
+        with repository._pool.connection() as conn:  # the one session the lookups used
+            row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+        assert row is not None
+        assert (row[0] > 0) is prepared
+    finally:
+        repository.close()
 
 
 def test_a_customers_page_is_one_range_of_the_keyset_index(clean_database: str) -> None:
@@ -181,10 +236,41 @@ def test_each_class_of_database_error_has_its_outcome(
         if not sqlstate:  # the breakage refuses nothing of this order
             assert repository.save_many([numbered(1, prefix=uuid.uuid4().hex)]).inserted
             return
-        with pytest.raises(outcome, match=sqlstate) as raised:
+        # Through a URL with target_session_attrs=read-write (the cluster suite's), libpq
+        # itself refuses a read-only server at connect: the same outcome, as a pool timeout.
+        targeted = "target_session_attrs" in scratch_database
+        expected = "couldn't get a connection" if targeted and sqlstate == "25006" else sqlstate
+        with pytest.raises(outcome, match=expected) as raised:
             repository.save_many([numbered(1, prefix=uuid.uuid4().hex)])
         if outcome is RepositoryFailed and sqlstate[:2] in ("22", "23"):
             assert "not this order's data" in str(raised.value)
+    finally:
+        repository.close()
+
+
+def test_a_session_on_a_server_turned_read_only_is_closed_not_reused(scratch_database: str) -> None:
+    """After a failover an old primary may come back as a standby while our sessions to it
+    live on: each refuses writes (25006) for as long as it lives. Such a session is closed,
+    so once the server takes writes again (or libpq finds the new primary) the next save
+    goes through on a new one. Given back to the pool, it would refuse every retry."""
+    db = psycopg.conninfo.conninfo_to_dict(scratch_database)["dbname"]
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{db}" SET default_transaction_read_only = on'.encode())
+    repository = PostgresOrderRepository.open(scratch_database, pool_size=1, timeout=2)
+    try:
+        with pytest.raises(RepositoryUnavailable, match=r"25006|couldn't get a connection"):
+            repository.save_many([numbered(1, prefix="read-only-")])
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:  # a session that can write
+            conn.execute(f'ALTER DATABASE "{db}" RESET default_transaction_read_only'.encode())
+        # The pooled sessions began read-only and would stay so: only new ones can write.
+        # Each save tries two sessions and the ingest pool holds two: within two saves, one
+        # goes through on a new session.
+        for _ in range(2):
+            with contextlib.suppress(RepositoryUnavailable):
+                assert repository.save_many([numbered(2, prefix="read-only-")]).inserted
+                break
+        else:
+            pytest.fail("every save met a read-only session: they were given back, not closed")
     finally:
         repository.close()
 

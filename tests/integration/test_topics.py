@@ -37,6 +37,7 @@ def test_the_topics_are_created_as_the_settings_say(days: float, retention_ms: s
             "kafka_topic": orders,
             "kafka_dlq_topic": dead,
             "kafka_partitions": "3",
+            "kafka_dlq_partitions": "2",
             "kafka_min_insync_replicas": "1",
             "kafka_dlq_retention_days": str(days),
         },
@@ -45,9 +46,16 @@ def test_the_topics_are_created_as_the_settings_say(days: float, retention_ms: s
     admin = AdminClient({"bootstrap.servers": KAFKA})
     topics = admin.list_topics(timeout=20).topics
     assert len(topics[orders].partitions) == 3
-    assert len(topics[dead].partitions) == 1  # offsets number the dead letters in order
-    # -1: the broker's default.replication.factor (1 on the local single broker).
-    assert all(len(p.replicas) == 1 for p in topics[orders].partitions.values())
+    assert len(topics[dead].partitions) == 2
+    # -1: the broker's default.replication.factor (1 on the single broker, 3 on the cluster).
+    broker = ConfigResource(
+        ConfigResource.Type.BROKER, str(next(iter(topics[orders].partitions.values())).leader)
+    )
+    default = admin.describe_configs([broker])[broker].result(timeout=20)[
+        "default.replication.factor"
+    ]
+    for topic in (orders, dead):
+        assert {len(p.replicas) for p in topics[topic].partitions.values()} == {int(default.value)}
     assert _configs(admin, dead)["retention.ms"] == retention_ms
     assert _configs(admin, orders)["min.insync.replicas"] == "1"
     assert _configs(admin, dead)["min.insync.replicas"] == "1"

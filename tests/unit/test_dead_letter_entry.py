@@ -29,7 +29,7 @@ from adapters.kafka.dead_letters.format import (
 from entrypoints.cli import dead_letter_text as dlq_text
 from entrypoints.cli.dead_letters import since
 from entrypoints.http.dead_letters import described
-from order_core import DeadLettersUnavailable, utc_time
+from order_core import DeadLetterId, DeadLettersUnavailable, utc_time
 
 headers = st.lists(
     st.tuples(st.text("abcxyz-", min_size=1, max_size=8), st.binary(max_size=20)), max_size=3
@@ -118,7 +118,7 @@ def test_a_replay_that_fails_again_says_what_it_replayed_stub_or_not() -> None:
     again = attrs.evolve(original, offset=90, headers=replay_record(first).headers)
     for record in (dead_letter(again, "not JSON"), stub(again, "not JSON")):
         letter = parse(12, 1, *attrs.astuple(record))
-        assert letter.replay_of == 7
+        assert letter.replay_of == DeadLetterId(0, 7)
         assert letter.source_offset == 90
         assert all(not name.startswith("dlq.") for name, _ in letter.headers)
     # Replayed once more, it names the newest dead letter only.
@@ -128,12 +128,42 @@ def test_a_replay_that_fails_again_says_what_it_replayed_stub_or_not() -> None:
     )
 
 
+def test_a_dead_letter_of_another_partition_is_named_partition_colon_offset() -> None:
+    """Partition 0's are named by their offset alone in ``dlq.replay-of`` (as before the
+    dead-letter topic could have more); any other's by ``PARTITION:OFFSET``."""
+    original = Source("orders", 1, 5, None, b"k", b"{bad", (("trace", b"t"),))
+    first = parse(17, 1, *attrs.astuple(dead_letter(original, "not JSON")), partition=2)
+    assert (first.id, str(first.id)) == (DeadLetterId(2, 17), "2:17")
+    replay = replay_record(first)
+    assert replay.headers == (("trace", b"t"), (REPLAY_OF, b"2:17"))
+    again = attrs.evolve(original, offset=90, headers=replay.headers)
+    for record in (dead_letter(again, "not JSON"), stub(again, "not JSON")):
+        letter = parse(3, 1, *attrs.astuple(record), partition=1)
+        assert letter.replay_of == DeadLetterId(2, 17)
+        assert "[replay of 2:17]" in dlq_text.listing([letter])
+        assert "replay of      dead letter 2:17 (it failed again)" in dlq_text.details(letter, "t")
+        view = described(letter)
+        assert (view.partition, view.offset) == (1, 3)
+        assert (view.replay_of_partition, view.replay_of) == (2, 17)
+    assert dlq_format.replay_of(b"17") == DeadLetterId(0, 17)
+
+
+@pytest.mark.parametrize(
+    "junk", [b"", b"x", b"-1", b" 1", b"1:", b":1", b"1:2:3", b"1" * 20, b"1" * 11 + b":1"]
+)
+def test_a_replay_of_header_that_names_no_dead_letter_is_not_taken_for_one(junk: bytes) -> None:
+    assert dlq_format.replay_of(junk) is None
+    source = Source("orders", 1, 5, None, b"k", b"{}", ((REPLAY_OF, junk),))
+    assert parse(3, 1, *attrs.astuple(dead_letter(source, "x"))).replay_of is None
+    assert REPLAY_OF not in dict(stub(source, "x").headers)
+
+
 def test_a_stub_says_so_and_cannot_be_replayed() -> None:
     source = Source("orders", 3, 99, None, None, b"x" * 5000, ())
     letter = parse(4, 1, *attrs.astuple(stub(source, "too large")))
     assert letter.stub
     assert letter.original_bytes == 5000
-    with pytest.raises(CannotReplay, match=r"dead letter 4 is a stub.*5,000 bytes.*orders/3@99"):
+    with pytest.raises(CannotReplay, match=r"dead letter 0:4 is a stub.*5,000 bytes.*orders/3@99"):
         replay_record(letter)
     shown = dlq_text.details(letter, "orders.dlq")
     assert "STUB" in shown
@@ -172,9 +202,9 @@ def test_the_listing_is_one_line_each_with_marks() -> None:
         ),
     ]
     lines = dlq_text.listing(letters).splitlines()
-    assert lines[0].split() == ["offset", "dead-lettered", "(UTC)", "source", "reason"]
+    assert lines[0].split() == ["partition:offset", "dead-lettered", "(UTC)", "source", "reason"]
     assert lines[1].split() == [
-        "9",
+        "0:9",
         "2023-11-14",
         "22:13:20",
         "orders/2@41",
@@ -183,7 +213,16 @@ def test_the_listing_is_one_line_each_with_marks() -> None:
         "line",
         "two",
     ]
-    assert lines[2].split() == ["10", "-", "orders/2@41", "[stub]", "[replay", "of", "9]", "big"]
+    assert lines[2].split() == [
+        "0:10",
+        "-",
+        "orders/2@41",
+        "[stub]",
+        "[replay",
+        "of",
+        "0:9]",
+        "big",
+    ]
     assert len(dlq_text.one_line("x" * 500)) == dlq_text.REASON_WIDTH
 
 

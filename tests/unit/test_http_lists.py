@@ -1,5 +1,6 @@
 """The list endpoints on the real app and container with in-memory adapters: a customer's
-orders (GET /orders) and the admin list of dead letters (a fake reader stands in for Kafka)."""
+orders (GET /orders) and the admin list of dead letters (an in-memory archive stands in
+for Kafka)."""
 
 from __future__ import annotations
 
@@ -15,45 +16,18 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from adapters.kafka.dead_letters import format as dlq_format
-from adapters.kafka.dead_letters.format import Source, dead_letter, parse, stub
+from adapters.kafka.dead_letters.format import Source, dead_letter, stub
 from entrypoints.container import Container, build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.http.bodies import CustomerPage
 from entrypoints.settings import load
-from order_core import DeadLettersUnavailable, encode_order
+from order_core import encode_order
 from tests.contracts.repository import BASE
 from tests.fakes import FakeRepository
 from tests.unit.conftest import ADMIN_HEADERS
+from tests.unit.dead_letter_archive import MemoryArchive, letter
 
 HOSTILE_REASON = "order_uid: got '<img src=x onerror=\"window.__pwned=1\">'"
-
-
-class FakeReader:
-    """Stands in for DeadLetterReader: the records it holds, or a Kafka that is down."""
-
-    name = "orders.dlq"
-
-    def __init__(self, records: list[Any], down: bool = False) -> None:
-        self.letters = [
-            parse(i, 1_700_000_000_000 + i, r.key, r.value, r.headers)
-            for i, r in enumerate(records)
-        ]
-        self.down = down
-
-    def __enter__(self) -> FakeReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def bounds(self) -> tuple[int, int]:
-        if self.down:
-            raise DeadLettersUnavailable("cannot read orders.dlq: all brokers down")
-        return 0, len(self.letters)
-
-    def latest(self, limit: int) -> list[Any]:
-        self.bounds()
-        return self.letters[-limit:]
 
 
 def save(container: Container, count: int, customer: str = "ann") -> list[str]:
@@ -176,11 +150,26 @@ def records() -> list[Any]:
     return [dead_letter(source, "not JSON"), stub(replayed, HOSTILE_REASON)]
 
 
+def one_partition(kept: list[Any], down: bool = False) -> MemoryArchive:
+    """A one-partition dead-letter topic holding these records, or a Kafka that is down."""
+    return MemoryArchive(
+        [letter(0, i, 1_700_000_000_000 + i, r) for i, r in enumerate(kept)], down=down
+    )
+
+
+def validate(client: TestClient, body: Any) -> None:
+    spec = client.get("/openapi.json").json()
+    schema = spec["paths"]["/admin/dead-letters"]["get"]["responses"]["200"]["content"]
+    jsonschema.validate(
+        body, {**schema["application/json"]["schema"], "components": spec["components"]}
+    )
+
+
 def test_dead_letters_are_listed_newest_first_behind_the_token(
     app: tuple[TestClient, Container],
 ) -> None:
     client, container = app
-    container.dead_letter_archive.override(providers.Object(FakeReader(records())))
+    container.dead_letter_archive.override(providers.Object(one_partition(records())))
     assert client.get("/admin/dead-letters").status_code == 401
     assert (
         client.get("/admin/dead-letters", headers={"Authorization": "Bearer nope"}).status_code
@@ -191,9 +180,12 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
     assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
     assert (body["topic"], body["first_offset"], body["next_offset"]) == ("orders.dlq", 0, 2)
+    assert body["partitions"] == [{"partition": 0, "first_offset": 0, "next_offset": 2}]
     newest, oldest = body["dead_letters"]
     assert newest["reason"] == HOSTILE_REASON  # data, as it is: the page shows it as text
+    assert (newest["partition"], newest["offset"]) == (0, 1)
     assert (newest["stub"], newest["replay_of"], newest["original_bytes"]) == (True, 0, 2)
+    assert newest["replay_of_partition"] == 0
     assert newest["source"] == {
         "topic": "orders",
         "partition": 2,
@@ -201,24 +193,59 @@ def test_dead_letters_are_listed_newest_first_behind_the_token(
         "written_at": "2023-11-14T22:13:20.000+00:00",
     }
     assert (oldest["offset"], oldest["reason"], oldest["stub"]) == (0, "not JSON", False)
-    spec = client.get("/openapi.json").json()
-    schema = spec["paths"]["/admin/dead-letters"]["get"]["responses"]["200"]["content"]
-    jsonschema.validate(
-        body, {**schema["application/json"]["schema"], "components": spec["components"]}
-    )
+    assert (oldest["replay_of"], oldest["replay_of_partition"]) == (None, None)
+    validate(client, body)
+
+
+def test_dead_letters_of_every_partition_are_merged_newest_first(
+    app: tuple[TestClient, Container],
+) -> None:
+    client, container = app
+    source = Source("orders", 1, 7, None, b"k", b"{}")
+    replayed = attrs.evolve(source, headers=((dlq_format.REPLAY_OF, b"2:0"),))
+    times = {0: [10, 40], 1: [20], 2: [10, 30, 50]}  # a tie at 10: partition 0 first
+    kept = [
+        letter(p, o, 1_700_000_000_000 + ms, dead_letter(replayed if p == 1 else source, "x"))
+        for p, ms_list in times.items()
+        for o, ms in enumerate(ms_list)
+    ]
+    archive = MemoryArchive(kept, partitions=4)  # partition 3 holds none
+    container.dead_letter_archive.override(providers.Object(archive))
+    answer = client.get("/admin/dead-letters", params={"limit": 4}, headers=ADMIN_HEADERS)
+    assert answer.status_code == 200
+    body = answer.json()
+    listed = [(d["partition"], d["offset"]) for d in body["dead_letters"]]
+    assert listed == [(2, 2), (0, 1), (2, 1), (1, 0)]
+    assert [(d["replay_of_partition"], d["replay_of"]) for d in body["dead_letters"]] == [
+        (None, None),
+        (None, None),
+        (None, None),
+        (2, 0),
+    ]
+    assert body["partitions"] == [
+        {"partition": 0, "first_offset": 0, "next_offset": 2},
+        {"partition": 1, "first_offset": 0, "next_offset": 1},
+        {"partition": 2, "first_offset": 0, "next_offset": 3},
+        {"partition": 3, "first_offset": 0, "next_offset": 0},
+    ]
+    assert (body["first_offset"], body["next_offset"]) == (0, 2)  # partition 0's
+    assert archive.closed
+    # No more than the limit is read from any partition.
+    assert all(end - start <= 4 for _, start, end in archive.reads)
+    validate(client, body)
 
 
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "x", ""])
 def test_a_bad_dead_letter_limit_is_400(app: tuple[TestClient, Container], limit: str) -> None:
     client, container = app
-    container.dead_letter_archive.override(providers.Object(FakeReader(records())))
+    container.dead_letter_archive.override(providers.Object(one_partition(records())))
     answer = client.get("/admin/dead-letters", params={"limit": limit}, headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (400, "bad_request")
 
 
 def test_dead_letters_are_503_while_kafka_is_down(app: tuple[TestClient, Container]) -> None:
     client, container = app
-    container.dead_letter_archive.override(providers.Object(FakeReader([], down=True)))
+    container.dead_letter_archive.override(providers.Object(one_partition([], down=True)))
     answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (503, "unavailable")
 

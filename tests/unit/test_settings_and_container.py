@@ -136,6 +136,7 @@ MARKED = {
     "kafka_sasl_password": "marker-Zq81",
     "kafka_config": "sasl.oauthbearer.config=marker-Zq81",
     "database_url": "postgresql://orders:marker-Zq81@db.example:5432/orders",
+    "db_migration_url": "postgresql://migrator:marker-Zq81@db.example:5432/orders",
     "redis_url": "redis://:marker-Zq81@cache.example:6379/0",
     "admin_token": "marker-Zq81",
 }

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from adapters.caches.limits import (
@@ -27,12 +31,13 @@ _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 class RedisOrderCache(SharedCacheOptions):
     """Redis as an OrderCache; safe to share between threads (one pool of connections).
 
-    Every key is ``key_prefix + order id``; ``clear`` removes just the keys under the
-    prefix, with SCAN and UNLINK (never FLUSHDB), so the database may hold other data.
-    Entries written while ``clear`` runs may survive it. A failed command is retried once
-    on a new connection (a pooled one may be stale after a Redis restart); after that, any
-    failure raises CacheUnavailable. Run Redis with ``maxmemory`` and an eviction policy
-    such as ``allkeys-lru`` for it to behave as a cache.
+        Every key is ``key_prefix + order id``; ``clear`` removes just the keys under the
+        prefix, with SCAN and UNLINK (never FLUSHDB), so the database may hold other data.
+        Entries written while ``clear`` runs may survive it (on a
+    Redis Cluster, ``clear`` scans every primary). A failed command is retried once
+        on a new connection (a pooled one may be stale after a Redis restart); after that, any
+        failure raises CacheUnavailable. Run Redis with ``maxmemory`` and an eviction policy
+        such as ``allkeys-lru`` for it to behave as a cache.
     """
 
     backend = "redis"
@@ -47,17 +52,39 @@ class RedisOrderCache(SharedCacheOptions):
         timeout: float = DEFAULT_TIMEOUT,
         default_ttl: float | None = None,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        cluster: bool = False,
     ) -> None:
-        """``url``: as redis-py's from_url, e.g. "redis://host:6379/0". Opens no connection."""
+        """``url``: as redis-py's from_url, e.g. "redis://host:6379/0". Opens no connection.
+
+        ``cluster``: the URL names one node of a Redis Cluster (database 0); the client
+        learns the others and the slots from it, sends each key to its slot's primary, and
+        after a failover (MOVED, or a dead node) reloads the slots and retries once. A
+        pipeline of writes goes out as one batch per primary."""
         if not key_prefix:
             raise ValueError("key_prefix must not be empty: clear() deletes what it matches")
         self._keep_options(key_prefix, default_ttl, max_value_bytes)
-        self._client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
+        timeouts = {"socket_connect_timeout": connect_timeout, "socket_timeout": timeout}
+        self._made: redis.Redis | RedisCluster | None = None
+        self._making = threading.Lock()
+        if cluster:
+            # RedisCluster reads the slots from a node as it is built: built on first use,
+            # so that the service starts while the cluster is away, and a failed attempt
+            # is one CacheUnavailable, tried again on the next call.
+            self._make = functools.partial(
+                RedisCluster.from_url, url, retry=Retry(NoBackoff(), 1), **timeouts
+            )
+        else:
+            self._made = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), **timeouts)
+
+    @property
+    def _client(self) -> redis.Redis | RedisCluster:
+        made = self._made
+        if made is None:
+            with self._making:
+                if self._made is None:
+                    self._made = self._make()
+                made = self._made
+        return made
 
     def get(self, key: str) -> bytes | None:
         with _failures_raise("GET"):
@@ -103,7 +130,8 @@ class RedisOrderCache(SharedCacheOptions):
 
     def close(self) -> None:
         """Close the pool's connections; a later call reconnects."""
-        self._client.close()
+        if self._made is not None:
+            self._made.close()
 
     def _px(self, ttl: float | None) -> int | None:
         check_ttl(ttl)
@@ -118,5 +146,5 @@ def _failures_raise(command: str) -> Iterator[None]:
     """Turn any failure of redis-py or of the socket into CacheUnavailable."""
     try:
         yield
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, RedisClusterException, OSError) as exc:
         raise CacheUnavailable(f"redis {command} failed: {exc!r}") from exc

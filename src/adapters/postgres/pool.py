@@ -79,10 +79,18 @@ def open_pool(
     timeout: float = 5.0,
     bounds: SessionBounds | None = None,
     configure: Callable[[psycopg.Connection[tuple[object, ...]]], None] | None = None,
+    prepared_statements: bool = True,
 ) -> ConnectionPool:
     """A pool that opens in the background: the service starts even when the database is
-    down, and each request waits at most ``timeout`` for a connection."""
+    down, and each request waits at most ``timeout`` for a connection.
+
+    ``prepared_statements=False`` never prepares a statement on the server: behind a
+    transaction pooler that cannot track them (PgBouncer before 1.21, or without
+    ``max_prepared_statements``), the next transaction may run on a server connection
+    that has never seen it."""
     options = (bounds or SessionBounds()).connection_options()
+    if not prepared_statements:
+        options["prepare_threshold"] = None
     pool = ConnectionPool(
         conninfo,
         min_size=1,
@@ -108,6 +116,27 @@ def open_pool(
     )
     pool.open(wait=False)
     return pool
+
+
+READ_ONLY = "25006"  # read_only_sql_transaction
+
+
+@contextmanager
+def checked_out(
+    pool: ConnectionPool, timeout: float | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection, closed rather than given back when its server refused a write
+    as read-only: it is a standby now (an old primary that came back as one after a
+    failover, or one reached without ``target_session_attrs``). Given back, it would refuse
+    every retry; closed, the retry connects afresh and libpq finds the primary."""
+    with pool.connection(timeout=timeout) as conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            if exc.sqlstate == READ_ONLY:
+                log.warning("closing a connection to a read-only PostgreSQL (a standby now)")
+                conn.close()
+            raise
 
 
 class SaveWatchdog:

@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.postgres.copy import copy_rows, prepare_ingest_connection
 from adapters.postgres.errors import Constraint, outcome_of, translated
-from adapters.postgres.pool import SaveWatchdog, SessionBounds, open_pool
+from adapters.postgres.pool import SaveWatchdog, SessionBounds, checked_out, open_pool
 from adapters.postgres.rows import (
     DELIVERY_COLUMNS,
     ITEM_COLUMNS,
@@ -120,8 +120,11 @@ class PostgresOrderRepository:
         pool: ConnectionPool,
         ingest_pool: ConnectionPool | None = None,
         bounds: SessionBounds | None = None,
+        *,
+        prepared_statements: bool = True,
     ) -> None:
         self._pool = pool
+        self._prepared = prepared_statements
         self._ingest_pool = ingest_pool
         self.bounds = bounds or SessionBounds()
         self.watchdog = SaveWatchdog()
@@ -141,20 +144,26 @@ class PostgresOrderRepository:
         ingest_pool_size: int = 2,
         timeout: float = 5.0,
         bounds: SessionBounds | None = None,
+        prepared_statements: bool = True,
     ) -> PostgresOrderRepository:
-        """A repository with its two pools, connecting in the background."""
+        """A repository with its two pools, connecting in the background.
+
+        ``conninfo`` may name several hosts (``host=a,b`` or ``postgresql://a:5432,b:5432/db``)
+        with ``target_session_attrs=read-write``: libpq then connects to whichever is the
+        primary, and after a failover every new connection finds the new one."""
         bounds = bounds or SessionBounds()
+        pools = functools.partial(open_pool, bounds=bounds, prepared_statements=prepared_statements)
         return cls(
-            open_pool(conninfo, name="lookups", max_size=pool_size, timeout=timeout, bounds=bounds),
-            open_pool(
+            pools(conninfo, name="lookups", max_size=pool_size, timeout=timeout),
+            pools(
                 conninfo,
                 name="ingest",
                 max_size=ingest_pool_size,
                 timeout=min(timeout, INGEST_POOL_TIMEOUT),
-                bounds=bounds,
                 configure=prepare_ingest_connection,
             ),
             bounds,
+            prepared_statements=prepared_statements,
         )
 
     def close(self) -> None:
@@ -171,8 +180,8 @@ class PostgresOrderRepository:
 
     def get_document(self, order_uid: str) -> bytes | None:
         def read() -> bytes | None:
-            with self._pool.connection() as conn, self.watchdog.guard(conn, self._read_deadline):
-                return _FIND_DOCUMENT.fetch_value(conn, order_uid)
+            with checked_out(self._pool) as conn, self.watchdog.guard(conn, self._read_deadline):
+                return _FIND_DOCUMENT.fetch_value(conn, order_uid, prepared=self._prepared)
 
         return self._run(read, retry=True)
 
@@ -192,7 +201,7 @@ class PostgresOrderRepository:
         self, customer_id: str, limit: int, before: int | None = None
     ) -> list[SavedDocument]:
         def read() -> list[SavedDocument]:
-            with self._pool.connection() as conn, self.watchdog.guard(conn, self._read_deadline):
+            with checked_out(self._pool) as conn, self.watchdog.guard(conn, self._read_deadline):
                 params = {"customer": customer_id, "before": before, "size": limit}
                 rows = conn.execute(CUSTOMER_PAGE_QUERY, params).fetchall()
             return [SavedDocument(int(seq), str(doc).encode()) for seq, doc in rows]
@@ -203,7 +212,7 @@ class PostgresOrderRepository:
         """How many orders are stored (for tests and operators)."""
 
         def read() -> int:
-            with self._pool.connection() as conn:
+            with checked_out(self._pool) as conn:
                 row = conn.execute("SELECT count(*) FROM orders").fetchone()
             return int(row[0]) if row else 0
 
@@ -215,7 +224,7 @@ class PostgresOrderRepository:
 
         def check() -> None:
             with (
-                self._pool.connection(timeout=PING_TIMEOUT) as conn,
+                checked_out(self._pool, PING_TIMEOUT) as conn,
                 self.watchdog.guard(conn, PING_TIMEOUT),
             ):
                 conn.execute("SELECT 1")
@@ -223,7 +232,7 @@ class PostgresOrderRepository:
         self._run(check, retry=False)
 
     def _recent_page(self, before: int | None, size: int) -> list[tuple[int, str, str]]:
-        with self._pool.connection() as conn, self.watchdog.guard(conn, self._read_deadline):
+        with checked_out(self._pool) as conn, self.watchdog.guard(conn, self._read_deadline):
             cur = conn.execute(
                 "SELECT seq, order_uid, document::text FROM orders"
                 " WHERE %(before)s::bigint IS NULL OR seq < %(before)s"
@@ -236,7 +245,7 @@ class PostgresOrderRepository:
         pool = self._ingest_pool
         if pool is None:
             raise AssertionError("this repository was built without an ingest pool")
-        with pool.connection() as conn:
+        with checked_out(pool) as conn:
             if not self._encoding_checked:
                 self._check_encoding(conn)
             with (
@@ -299,7 +308,7 @@ class PostgresOrderRepository:
         key = (schema, table, name)
         if key not in self._constraints:
             params = {"schema": schema, "table": table, "name": name}
-            with self._pool.connection() as conn, self.watchdog.guard(conn, self._read_deadline):
+            with checked_out(self._pool) as conn, self.watchdog.guard(conn, self._read_deadline):
                 row = conn.execute(_CONSTRAINT_COLUMNS, params).fetchone()
             self._constraints[key] = (
                 None if row is None else Constraint(str(row[0]), frozenset(row[1] or ()))

@@ -43,15 +43,27 @@ class KeyQuery:
         factory=weakref.WeakSet, eq=False, repr=False
     )
 
-    def fetch_value(self, conn: psycopg.Connection[Any], key: str) -> bytes | None:
+    def fetch_value(
+        self, conn: psycopg.Connection[Any], key: str, *, prepared: bool = True
+    ) -> bytes | None:
         """The first column of the first row with ``$1`` = ``key``, or None when there is
-        no row or no stored text can equal ``key``."""
+        no row or no stored text can equal ``key``.
+
+        ``prepared=False`` sends the query unnamed, parsed afresh each time, in one round
+        trip: behind a transaction pooler that cannot track prepared statements (PgBouncer
+        before 1.21), the prepare and the execute may reach different server sessions."""
         if "\x00" in key:
             return None  # PostgreSQL text never holds NUL; libpq would cut the key there
         try:
             param = key.encode()
         except UnicodeEncodeError:
             return None  # a lone surrogate: not text any database holds
+        if not prepared:
+            result = conn.pgconn.exec_params(self.sql, [param])
+            if _state(result) in _KEY_NOT_STORABLE:
+                return None
+            _check(conn, result, pq.ExecStatus.TUPLES_OK)
+            return result.get_value(0, 0) if result.ntuples else None
         if conn not in self._prepared_on:
             self._prepare(conn)
         result = conn.pgconn.exec_prepared(self.name, [param])

@@ -50,13 +50,14 @@ def marks(letter: DeadLetter) -> str:
 
 
 def listing(letters: Sequence[DeadLetter]) -> str:
-    """One line per dead letter: offset, when, source, reason (cut to one line)."""
-    titles = ("offset", "dead-lettered (UTC)", "source")
-    cells = [(str(d.offset), when(d.timestamp_ms), printable(d.source)) for d in letters]
+    """One line per dead letter: partition:offset (what ``show`` and ``replay`` take), when,
+    source, reason (cut to one line)."""
+    titles = ("partition:offset", "dead-lettered (UTC)", "source")
+    cells = [(str(d.id), when(d.timestamp_ms), printable(d.source)) for d in letters]
     widths = [max([len(title), *(len(c[i]) for c in cells)]) for i, title in enumerate(titles)]
     lines = ["  ".join(t.ljust(w) for t, w in zip(titles, widths, strict=True)) + "  reason"]
-    for (offset, at, source), letter in zip(cells, letters, strict=True):
-        row = [offset.rjust(widths[0]), at.ljust(widths[1]), source.ljust(widths[2])]
+    for (name, at, source), letter in zip(cells, letters, strict=True):
+        row = [name.rjust(widths[0]), at.ljust(widths[1]), source.ljust(widths[2])]
         lines.append("  ".join(row) + "  " + marks(letter) + one_line(letter.reason))
     return "\n".join(lines)
 
@@ -77,7 +78,7 @@ def value_text(value: bytes) -> str:
 def details(letter: DeadLetter, topic: str) -> str:
     """Everything a dead letter says, and its original value (or why it has none)."""
     lines = [
-        f"dead letter {letter.offset} of {topic}",
+        f"dead letter {letter.id} of {topic}",
         f"  dead-lettered  {when(letter.timestamp_ms, precise=True)}",
         f"  source         {printable(letter.source)}{_written(letter.source_timestamp_ms)}",
         f"  reason         {printable(letter.reason, keep_newlines=True)}",

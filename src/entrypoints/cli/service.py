@@ -39,7 +39,7 @@ def run_migrate(settings: Settings, *, status: bool = False, check: bool = False
     if status or check:
         return _migration_status(settings, show=status)
     try:
-        applied = migrate(settings.database_url)
+        applied = migrate(settings.db_migration_url or settings.database_url)
     except RepositoryUnavailable as exc:
         raise Unreachable(f"cannot reach PostgreSQL: {exc}") from None
     except RepositoryFailed as exc:
@@ -50,7 +50,7 @@ def run_migrate(settings: Settings, *, status: bool = False, check: bool = False
 
 def _migration_status(settings: Settings, *, show: bool) -> int:
     try:
-        found = migration_status(settings.database_url)
+        found = migration_status(settings.db_migration_url or settings.database_url)
     except (RepositoryUnavailable, RepositoryFailed) as exc:
         raise Unreachable(f"cannot read the migrations of PostgreSQL: {exc}") from None
     pending = [name for name, at in found if at is None]

@@ -66,19 +66,43 @@ class DeadLetterSource(msgspec.Struct):
 
 
 class DeadLetterView(msgspec.Struct):
-    offset: NonNegative
+    """One dead letter, named by its partition and offset (``PARTITION:OFFSET`` in the CLI)."""
+
+    partition: Annotated[
+        NonNegative, msgspec.Meta(description="the dead-letter topic's partition it is kept in")
+    ]
+    offset: Annotated[NonNegative, msgspec.Meta(description="its offset in that partition")]
     dead_lettered_at: Time | None
     reason: Annotated[str, msgspec.Meta(description="why it was set aside: show it as text")]
     source: DeadLetterSource
     stub: Annotated[bool, msgspec.Meta(description="the original was too large to keep")]
-    replay_of: Annotated[int | None, msgspec.Meta(description="the dead letter it replayed")]
+    replay_of: Annotated[
+        int | None, msgspec.Meta(description="the offset of the dead letter it replayed")
+    ]
+    replay_of_partition: Annotated[
+        int | None, msgspec.Meta(description="the partition of the dead letter it replayed")
+    ]
     original_bytes: int | None
 
 
+class DeadLetterPartition(msgspec.Struct):
+    partition: NonNegative
+    first_offset: Annotated[NonNegative, msgspec.Meta(description="the first still kept")]
+    next_offset: Annotated[NonNegative, msgspec.Meta(description="the next to be written")]
+
+
 class DeadLetters(msgspec.Struct):
+    """The latest dead letters of every partition, newest first (by time, then partition,
+    then offset)."""
+
     topic: str
-    first_offset: NonNegative
-    next_offset: NonNegative
+    first_offset: Annotated[
+        NonNegative, msgspec.Meta(description="partition 0's (see partitions for each)")
+    ]
+    next_offset: Annotated[
+        NonNegative, msgspec.Meta(description="partition 0's (see partitions for each)")
+    ]
+    partitions: list[DeadLetterPartition]
     dead_letters: list[DeadLetterView]
 
 

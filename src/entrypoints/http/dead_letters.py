@@ -1,5 +1,9 @@
 """GET /admin/dead-letters?limit=N: the latest dead letters, newest first, read-only.
 
+Every partition of the dead-letter topic is read and merged by time; each dead letter says
+its partition and offset (what ``order-service dlq show PARTITION:OFFSET`` takes), and the
+answer gives each partition's bounds.
+
 Behind the admin token like every /admin endpoint. The reasons and sources are data from
 whoever sent the messages: the answer is JSON, and the web page shows them as text.
 Replaying stays a command-line action (``order-service dlq replay``).
@@ -12,7 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from entrypoints.http.admin_auth import denied
-from entrypoints.http.bodies import DeadLetters, DeadLetterSource, DeadLetterView, respond
+from entrypoints.http.bodies import (
+    DeadLetterPartition,
+    DeadLetters,
+    DeadLetterSource,
+    DeadLetterView,
+    respond,
+)
 from entrypoints.http.errors import error_response
 from order_core import DeadLetter, DeadLetterArchive, DeadLettersUnavailable, utc_time
 
@@ -26,7 +36,9 @@ def _time(ms: int | None) -> str | None:
 
 
 def described(letter: DeadLetter) -> DeadLetterView:
+    replay_of = letter.replay_of
     return DeadLetterView(
+        partition=letter.partition,
         offset=letter.offset,
         dead_lettered_at=_time(letter.timestamp_ms),
         reason=letter.reason,
@@ -37,19 +49,22 @@ def described(letter: DeadLetter) -> DeadLetterView:
             written_at=_time(letter.source_timestamp_ms),
         ),
         stub=letter.stub,
-        replay_of=letter.replay_of,
+        replay_of=None if replay_of is None else replay_of.offset,
+        replay_of_partition=None if replay_of is None else replay_of.partition,
         original_bytes=letter.original_bytes,
     )
 
 
 def _latest(reader: DeadLetterArchive, limit: int) -> DeadLetters:
     with reader:
-        low, high = reader.bounds()
+        bounds = {partition: reader.bounds(partition) for partition in reader.partitions()}
         letters = reader.latest(limit)
+    first, following = bounds.get(0, (0, 0))
     return DeadLetters(
         topic=reader.name,
-        first_offset=low,
-        next_offset=high,
+        first_offset=first,
+        next_offset=following,
+        partitions=[DeadLetterPartition(p, low, high) for p, (low, high) in bounds.items()],
         dead_letters=[described(letter) for letter in reversed(letters)],
     )
 

@@ -221,7 +221,7 @@ PATHS: dict[str, Any] = {
     },
     "/admin/dead-letters": _get(
         "listDeadLetters",
-        "The latest dead letters, newest first (read-only)",
+        "The latest dead letters of every partition, newest first (read-only)",
         {
             "200": _json("The dead letters", "DeadLetters"),
             "400": _error(

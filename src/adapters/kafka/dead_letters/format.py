@@ -9,8 +9,11 @@ original bytes.
 
 ``parse`` is the inverse: the ``dlq.*`` headers become a ``DeadLetter``'s fields, the other
 headers are the original's. ``replay_record`` turns one back into the message it was, with
-a ``dlq.replay-of`` header naming its dead-letter offset; the consumer carries that header
-into the new dead letter if the replay fails again, so a chain of attempts can be followed.
+a ``dlq.replay-of`` header naming its dead letter: ``PARTITION:OFFSET``, or the offset alone
+for partition 0 (what every version wrote before the dead-letter topic could have more
+partitions, so a bare offset still reads as partition 0's). The consumer carries that
+header into the new dead letter if the replay fails again, so a chain of attempts can be
+followed.
 
 Versions: ``dlq.format`` is ``1``; records written before the header existed have the
 same layout and read as version 1. A record of a newer version than this code writes is
@@ -21,12 +24,13 @@ one cannot tell): replay it with the version that wrote it.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import attrs
 import orjson
 
 from adapters.kafka.client.records import Headers, Record
-from order_core import DeadLetter, stub_refusal
+from order_core import DeadLetter, DeadLetterId, stub_refusal
 
 FORMAT_VERSION = 1
 UNREADABLE_FORMAT = -1  # a dlq.format header that is not a version number
@@ -46,6 +50,8 @@ MAX_REASON_BYTES = 4096
 MAX_STUB_KEY_BYTES = 1024
 LAST_RESORT_REASON_BYTES = 256
 DEFAULT_MAX_RECORD_BYTES = 1_000_000  # the broker's default message.max.bytes, less headroom
+# dlq.replay-of: OFFSET (partition 0) or PARTITION:OFFSET, each a whole number of Kafka's range.
+_REPLAY_OF = re.compile(rb"(?:([0-9]{1,10}):)?([0-9]{1,19})")
 
 
 class CannotReplay(ValueError):
@@ -116,11 +122,11 @@ def stub(source: Source, reason: str, reason_bytes: int = MAX_REASON_BYTES) -> R
         body["key_bytes"] = len(key)
         body["key_sha256"] = hashlib.sha256(key).hexdigest()
         key = None
-    # A replay names its dead letter by offset: a digit string; anything else is dropped.
+    # A replay names its dead letter (a few digits); anything else is dropped.
     replay = tuple(
         (name, data)
         for name, data in source.headers
-        if name == REPLAY_OF and len(data) <= 20 and data.isdigit()
+        if name == REPLAY_OF and replay_of(data) is not None
     )
     return Record(key, orjson.dumps(body), _dlq_headers(source, reason, True) + replay[:1])
 
@@ -136,10 +142,34 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode(errors="replace")
 
 
+def replay_of(value: bytes | None) -> DeadLetterId | None:
+    """The dead letter a ``dlq.replay-of`` header names; None for anything else."""
+    found = None if value is None else _REPLAY_OF.fullmatch(value)
+    if found is None:
+        return None
+    partition, offset = found.groups()
+    return DeadLetterId(int(partition or 0), int(offset))
+
+
+def replay_of_header(letter: DeadLetterId) -> bytes:
+    """The ``dlq.replay-of`` value naming a dead letter (the offset alone on partition 0,
+    as every earlier version wrote it)."""
+    if letter.partition == 0:
+        return b"%d" % letter.offset
+    return b"%d:%d" % (letter.partition, letter.offset)
+
+
 def parse(
-    offset: int, timestamp_ms: int | None, key: bytes | None, value: bytes, headers: Headers
+    offset: int,
+    timestamp_ms: int | None,
+    key: bytes | None,
+    value: bytes,
+    headers: Headers,
+    *,
+    partition: int = 0,
 ) -> DeadLetter:
-    """The dead letter a record of the dead-letter topic holds.
+    """The dead letter a record of the dead-letter topic holds, at ``partition`` and
+    ``offset`` of that topic.
 
     The service's own ``dlq.*`` headers come first, so the first of each name is the one
     read; any ``dlq.*`` header of the original (a ``dlq.replay-of``) is not the original's.
@@ -149,6 +179,7 @@ def parse(
         if name.startswith(PREFIX):
             dlq.setdefault(name, data)
     return DeadLetter(
+        partition=partition,
         offset=offset,
         timestamp_ms=timestamp_ms,
         reason=_text(dlq.get(REASON)) or "",
@@ -158,7 +189,7 @@ def parse(
         source_timestamp_ms=_int(dlq.get(TIMESTAMP)),
         sha256=_text(dlq.get(SHA256)),
         stub=dlq.get(STUB) == b"true",
-        replay_of=_int(dlq.get(REPLAY_OF)),
+        replay_of=replay_of(dlq.get(REPLAY_OF)),
         key=key,
         value=value,
         headers=tuple((n, v) for n, v in headers if not n.startswith(PREFIX)),
@@ -181,12 +212,12 @@ def replay_refusal(letter: DeadLetter) -> str | None:
     """Why this version cannot replay the letter, or None when it can."""
     if letter.format_version == UNREADABLE_FORMAT:
         return (
-            f"dead letter {letter.offset} carries a {FORMAT} header that is not a version "
+            f"dead letter {letter.id} carries a {FORMAT} header that is not a version "
             "number: it was not written by order-service, or was altered; not replayed"
         )
     if letter.format_version > FORMAT_VERSION:
         return (
-            f"dead letter {letter.offset} is in dead-letter format {letter.format_version}, "
+            f"dead letter {letter.id} is in dead-letter format {letter.format_version}, "
             f"newer than this version's {FORMAT_VERSION}: replay it with the version that "
             "wrote it"
         )
@@ -199,4 +230,6 @@ def replay_record(letter: DeadLetter) -> Record:
     """The original message again, marked as a replay of this dead letter."""
     if (refusal := replay_refusal(letter)) is not None:
         raise CannotReplay(refusal)
-    return Record(letter.key, letter.value, (*letter.headers, (REPLAY_OF, b"%d" % letter.offset)))
+    return Record(
+        letter.key, letter.value, (*letter.headers, (REPLAY_OF, replay_of_header(letter.id)))
+    )

@@ -1,8 +1,12 @@
-"""Reads the dead-letter topic by offset: for operators' listings, ``show`` and replays.
+"""Reads the dead-letter topic by partition and offset: for operators' listings, ``show``
+and replays.
 
-A plain consumer is assigned to the topic's one partition (the service creates it with
-one, so offsets number the dead letters in order): it joins no group and commits nothing,
-so reading never moves anyone's position and any number of readers can run at once.
+The service creates the topic with one partition, but operations may give it more: every
+partition is read, and what spans them is merged by time (``order_core.merged_by_time``).
+A plain consumer is assigned to one partition at a time: it joins no group and commits
+nothing, so reading never moves anyone's position and any number of readers can run at
+once. A merge reads each partition a chunk (``_BATCH``) at a time, so it holds at most a
+chunk per partition whatever their size.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from adapters.kafka.client.raw_headers import read_raw_headers
 from adapters.kafka.dead_letters.format import parse
-from order_core import DeadLetter, DeadLettersUnavailable
+from order_core import DeadLetter, DeadLettersUnavailable, latest_by_time, merged_by_time
 
-PARTITION = 0
 NO_TOPIC = frozenset({KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART})
 _BATCH = 500
 
@@ -35,6 +38,7 @@ class DeadLetterReader:
     ) -> None:
         self.topic = self.name = topic
         self._timeout = timeout
+        self._partitions: tuple[int, ...] = ()
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -61,52 +65,108 @@ class DeadLetterReader:
     def close(self) -> None:
         self._consumer.close()
 
-    def bounds(self) -> tuple[int, int]:
-        """The first offset still kept and the next offset to be written; (0, 0) when the
-        topic does not exist yet (nothing was ever dead-lettered)."""
+    def partitions(self) -> tuple[int, ...]:
+        """The topic's partitions, in order; () when it does not exist yet (nothing was ever
+        dead-lettered). Asked once per reader: a topic's partitions are never removed."""
+        if self._partitions:
+            return self._partitions
+        try:
+            metadata = self._consumer.list_topics(self.topic, timeout=self._timeout)
+        except KafkaException as exc:
+            raise self._unavailable(exc.args[0]) from exc
+        found = metadata.topics.get(self.topic)
+        if found is not None and found.error is not None:
+            if found.error.code() in NO_TOPIC:
+                return ()
+            raise self._unavailable(found.error)
+        self._partitions = () if found is None else tuple(sorted(found.partitions))
+        return self._partitions
+
+    def bounds(self, partition: int) -> tuple[int, int]:
+        """The partition's first offset still kept and the next offset to be written;
+        (0, 0) when the topic or the partition does not exist."""
         try:
             low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, PARTITION), timeout=self._timeout
+                TopicPartition(self.topic, partition), timeout=self._timeout
             )
         except KafkaException as exc:
             if exc.args[0].code() in NO_TOPIC:
                 return 0, 0
-            raise DeadLettersUnavailable(f"cannot read {self.topic}: {exc.args[0].str()}") from exc
+            raise self._unavailable(exc.args[0]) from exc
         return int(low), int(high)
 
-    def read(self, start: int, end: int) -> Iterator[DeadLetter]:
-        """The dead letters at offsets ``start`` to ``end - 1`` still kept, in order."""
-        low, high = self.bounds()
+    def read(self, partition: int, start: int, end: int) -> Iterator[DeadLetter]:
+        """The partition's dead letters at offsets ``start`` to ``end - 1`` still kept, in
+        order."""
+        low, high = self.bounds(partition)
         start, end = max(start, low), min(end, high)
         if start >= end:
             return
-        self._consumer.assign([TopicPartition(self.topic, PARTITION, start)])
+        self._consumer.assign([TopicPartition(self.topic, partition, start)])
         try:
-            yield from self._fetch(start, end)
+            yield from self._fetch(partition, start, end)
         finally:
             self._consumer.unassign()
 
-    def latest(self, limit: int) -> list[DeadLetter]:
-        """The last ``limit`` dead letters, oldest first."""
-        low, high = self.bounds()
-        return list(self.read(max(low, high - limit), high))
+    def read_merged(self, ranges: Mapping[int, tuple[int, int]]) -> Iterator[DeadLetter]:
+        """The dead letters in these ranges (partition -> ``(start, end)``), merged by time."""
+        return merged_by_time(
+            self._chunked(partition, start, end) for partition, (start, end) in ranges.items()
+        )
 
-    def at(self, offset: int) -> DeadLetter | None:
-        return next(self.read(offset, offset + 1), None)
+    def latest(self, limit: int) -> list[DeadLetter]:
+        """The last ``limit`` dead letters across the partitions, oldest first: at most the
+        last ``limit`` of each are read, merged, and the newest ``limit`` kept."""
+        ranges = {}
+        for partition in self.partitions():
+            low, high = self.bounds(partition)
+            ranges[partition] = (max(low, high - limit), high)
+        return latest_by_time(
+            [self._chunked(partition, start, end) for partition, (start, end) in ranges.items()],
+            limit,
+        )
+
+    def at(self, partition: int, offset: int) -> DeadLetter | None:
+        if partition not in self.partitions():
+            return None
+        return next(self.read(partition, offset, offset + 1), None)
 
     def since(self, timestamp_ms: int) -> Iterator[DeadLetter]:
-        """The dead letters written at or after ``timestamp_ms`` (Unix ms), oldest first."""
-        wanted = TopicPartition(self.topic, PARTITION, timestamp_ms)
+        """The dead letters written at or after ``timestamp_ms`` (Unix ms), merged by time;
+        each partition up to its end when the reading starts."""
+        partitions = self.partitions()
+        if not partitions:
+            return
+        wanted = [TopicPartition(self.topic, p, timestamp_ms) for p in partitions]
         try:
-            found = self._consumer.offsets_for_times([wanted], timeout=self._timeout)[0]
+            found = self._consumer.offsets_for_times(wanted, timeout=self._timeout)
         except KafkaException as exc:
             if exc.args[0].code() in NO_TOPIC:
                 return
-            raise DeadLettersUnavailable(f"cannot read {self.topic}: {exc.args[0].str()}") from exc
-        if found.offset >= 0:  # -1: every record is older
-            yield from self.read(found.offset, 2**63 - 1)
+            raise self._unavailable(exc.args[0]) from exc
+        ranges = {}
+        for first in found:
+            if first.error is not None:
+                raise self._unavailable(first.error)
+            if first.offset >= 0:  # -1: every record of the partition is older
+                ranges[first.partition] = (first.offset, self.bounds(first.partition)[1])
+        yield from self.read_merged(ranges)
 
-    def _fetch(self, start: int, end: int) -> Iterator[DeadLetter]:
+    def _chunked(self, partition: int, start: int, end: int) -> Iterator[DeadLetter]:
+        """``read``, a chunk at a time, each read whole before it is handed on: several of
+        these can take turns on the one consumer (as a merge does)."""
+        end = min(end, self.bounds(partition)[1])
+        while start < end:
+            chunk = list(self.read(partition, start, min(end, start + _BATCH)))
+            yield from chunk
+            # Past the chunk; past the whole span when it held none (offsets a compacted
+            # or transactional topic skips).
+            start = chunk[-1].offset + 1 if chunk else start + _BATCH
+
+    def _unavailable(self, error: KafkaError) -> DeadLettersUnavailable:
+        return DeadLettersUnavailable(f"cannot read {self.topic}: {error.str()}")
+
+    def _fetch(self, partition: int, start: int, end: int) -> Iterator[DeadLetter]:
         deadline = time.monotonic() + self._timeout
         following = start
         while True:
@@ -119,11 +179,14 @@ class DeadLetterReader:
             for message in messages:
                 error = message.error()
                 if error is not None and error.code() == KafkaError._PARTITION_EOF:
-                    return
+                    if message.partition() == partition:
+                        return
+                    continue
                 if error is not None:
-                    raise DeadLettersUnavailable(f"cannot read {self.topic}: {error.str()}")
+                    raise self._unavailable(error)
                 letter = _letter(message)
-                if letter.offset < start:  # left over from an earlier assignment
+                # Left over from an earlier assignment (another partition, or before it).
+                if letter.partition != partition or letter.offset < start:
                     continue
                 if letter.offset >= end:
                     return
@@ -148,6 +211,7 @@ def _letter(message: Message) -> DeadLetter:
             "(unknown Message layout): no dead letter is shown or replayed"
         )
     return parse(
+        partition=int(message.partition() or 0),
         offset=int(message.offset() or 0),
         timestamp_ms=timestamp if kind else None,
         key=message.key(),
