@@ -45,6 +45,14 @@ def consumer_check(consumer: ConsumerThread | None, max_stall: float) -> str | N
         return (
             f"no batch completed for {stalled:.0f}s while work waits (limit {max_stall:.0f}s){why}"
         )
+    # Saved, yet not acknowledged: on a cluster that lost its in-sync replicas (or the
+    # group's coordinator) nothing is committed, and the consumer may sit idle meanwhile.
+    unacknowledged = state.commits_failing_for()
+    if max_stall and unacknowledged > max_stall:
+        return (
+            f"offsets not committed for {unacknowledged:.0f}s (limit {max_stall:.0f}s):"
+            f" {state.commit_error}"
+        )
     return "ok"
 
 

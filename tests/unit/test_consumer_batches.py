@@ -110,6 +110,25 @@ def test_readiness_says_why_the_consumer_is_not_ready() -> None:
     assert consumer_check(_thread(running, alive=False), 60) == "stopped"  # type: ignore[arg-type]
 
 
+def test_readiness_fails_while_done_work_goes_unacknowledged_for_long() -> None:
+    """A cluster without enough in-sync replicas takes no commit, and the consumer may be
+    idle meanwhile (nothing new can be published): not ready, and it says why."""
+    state = ConsumerState(running=True)
+    state.caught_up()
+    state.commit_failed("NOT_ENOUGH_REPLICAS")
+    assert consumer_check(_thread(state), 60) == "ok"  # type: ignore[arg-type]
+    assert state.commit_failing_since is not None
+    state.commit_failing_since -= 61
+    state.commit_failed("COORDINATOR_NOT_AVAILABLE")  # the first failure's time is kept
+    assert consumer_check(_thread(state), 60) == (  # type: ignore[arg-type]
+        "offsets not committed for 61s (limit 60s): COORDINATOR_NOT_AVAILABLE"
+    )
+    assert consumer_check(_thread(state), 0) == "ok"  # type: ignore[arg-type]
+    state.committed_now()
+    assert consumer_check(_thread(state), 60) == "ok"  # type: ignore[arg-type]
+    assert state.commits_failing_for() == 0.0
+
+
 class HalfDeliveringTopic:
     """Acknowledges the first ``delivered`` records of the first publish, then fails it as a
     broker going away would; later publishes go through."""

@@ -113,7 +113,9 @@ export function startCustomerView() {
 // The admin view of the page (/?view=dead-letters): the latest dead letters, read-only,
 // from GET /admin/dead-letters with the admin token the operator pastes. The token stays
 // in this script's memory (never stored, never in the address). A reason is whatever a
-// broken message made the service say: it goes into the page as text only.
+// broken message made the service say: it goes into the page as text only. Every partition
+// of the dead-letter topic is listed: a dead letter is named PARTITION:OFFSET, as
+// `order-service dlq show` takes it.
 export function startDeadLettersView() {
   var view = document.getElementById("dead-letters-view");
   var form = document.getElementById("admin-form");
@@ -128,6 +130,12 @@ export function startDeadLettersView() {
 
   function when(iso) {
     return iso ? dateNode(fromIso(iso), iso) : val(null);
+  }
+
+  // "2:17"; the offset alone when the partition is not given.
+  function letterId(partition, offset) {
+    var where = String(offset === null || offset === undefined ? "?" : offset);
+    return partition === null || partition === undefined ? where : partition + ":" + where;
   }
 
   function source(s) {
@@ -146,7 +154,8 @@ export function startDeadLettersView() {
       }, "stub"));
     }
     if (letter.replay_of !== null && letter.replay_of !== undefined) {
-      cell.appendChild(el("span", { class: "tag" }, "replay of " + letter.replay_of));
+      cell.appendChild(el("span", { class: "tag" },
+        "replay of " + letterId(letter.replay_of_partition, letter.replay_of)));
     }
     // textContent: a reason holding markup shows that markup, it never becomes it.
     cell.appendChild(el("span", { class: "reason-text" }, String(letter.reason || "")));
@@ -155,10 +164,43 @@ export function startDeadLettersView() {
 
   function row(letter) {
     return el("tr", null,
-      el("td", { class: "num mono", "data-label": "Offset" }, String(letter.offset)),
+      el("td", {
+        class: "num mono dead-letter-id", "data-label": "Partition:offset",
+        title: letter.partition === null || letter.partition === undefined ? null
+          : "partition " + letter.partition + ", offset " + letter.offset,
+      }, letterId(letter.partition, letter.offset)),
       el("td", { "data-label": "Dead-lettered" }, when(letter.dead_lettered_at)),
       el("td", { "data-label": "Source" }, source(letter.source)),
       reason(letter));
+  }
+
+  // How many offsets a partition keeps, from its bounds (none when never written to, or
+  // when all of it expired).
+  function keptCount(p) {
+    return Math.max(0, p.next_offset - p.first_offset) || 0;
+  }
+
+  // "offsets 0 to 4", "offset 7" or "none".
+  function kept(p) {
+    var n = keptCount(p);
+    if (n === 0) return "none";
+    return n === 1 ? "offset " + p.first_offset
+      : "offsets " + p.first_offset + " to " + (p.next_offset - 1);
+  }
+
+  // What the topic keeps: one partition as short as ever ("offsets 0 to 4 are kept"),
+  // several each in turn ("kept: partition 0: offsets 0 to 4, partition 1: none"). A body
+  // without partitions (an older service) has partition 0's bounds only.
+  function keptText(body) {
+    var partitions = Array.isArray(body.partitions) && body.partitions.length
+      ? body.partitions.slice().sort(function (a, b) { return a.partition - b.partition; })
+      : [{ partition: 0, first_offset: body.first_offset, next_offset: body.next_offset }];
+    if (partitions.length === 1) {
+      return kept(partitions[0]) + (keptCount(partitions[0]) === 1 ? " is kept" : " are kept");
+    }
+    return "kept: " + partitions.map(function (p) {
+      return "partition " + p.partition + ": " + kept(p);
+    }).join(", ");
   }
 
   function render(body) {
@@ -169,8 +211,7 @@ export function startDeadLettersView() {
       say("warn", "No dead letters in " + body.topic + ".");
     } else {
       say("success", plural(body.dead_letters.length, "dead letter") + " of " +
-        body.topic + ", newest first (offsets " + body.first_offset + " to " +
-        (body.next_offset - 1) + " are kept).");
+        body.topic + ", newest first (" + keptText(body) + ").");
     }
   }
 

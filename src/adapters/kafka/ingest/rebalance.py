@@ -52,6 +52,7 @@ class GroupOffsets:
             # Kept for the next try. If our membership lapsed, the partitions are revoked
             # or lost next, and the ledger sets their done offsets aside.
             log.warning("commit failed, will retry: %s", exc.args[0])
+            self._state.commit_failed(str(exc.args[0]))
             return
         self._ledger.committed(offsets)
         self._state.committed_now()

@@ -62,6 +62,9 @@ class ConsumerState:
     work_waiting: bool = False
     last_progress_at: float = attrs.field(factory=time.monotonic)
     last_commit_at: float | None = None  # Unix time of the last offset commit
+    # Done work the group has not acknowledged: since when commits fail (monotonic), why.
+    commit_failing_since: float | None = None
+    commit_error: str | None = None
     batches: int = 0
     messages: int = 0
     saved: int = 0
@@ -121,3 +124,14 @@ class ConsumerState:
     def committed_now(self) -> None:
         self.commits += 1
         self.last_commit_at = time.time()
+        self.commit_failing_since = self.commit_error = None
+
+    def commit_failed(self, error: str) -> None:
+        self.commit_error = error
+        if self.commit_failing_since is None:
+            self.commit_failing_since = time.monotonic()
+
+    def commits_failing_for(self) -> float:
+        """How long done work has waited for the group to acknowledge it (0: it has not)."""
+        since = self.commit_failing_since
+        return 0.0 if since is None else time.monotonic() - since
