@@ -37,7 +37,7 @@ from local_services.config import Run
 from local_services.output import Fail, log
 from local_services.postgres import BOOTSTRAP_SQL, HASHED_ROOT, newest_bindir
 from local_services.service import DaemonService, Probe, await_ready, spawn_daemon
-from local_services.system import run, user_can_traverse
+from local_services.system import as_user, run, user_can_traverse
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "cluster" / "patroni-requirements.txt"
 SUPERUSER_PASSWORD = "postgres-cluster"  # noqa: S105 - a local test cluster's
@@ -279,6 +279,17 @@ class PatroniNode(DaemonService):
 
     def status_detail(self) -> str:
         return f", {self.role() or 'no answer'}, PostgreSQL :{self.port}, REST :{self.api}"
+
+    def stop(self) -> None:
+        """Patroni stops its PostgreSQL on SIGTERM; one it left running (Patroni was killed:
+        the postmaster is detached from it) is stopped here."""
+        super().stop()
+        bindir, data = newest_bindir(), self.dir / "data"
+        if bindir is None or not (data / "postmaster.pid").exists():
+            return
+        stopped = run(as_user("postgres", [bindir / "pg_ctl", "-D", data, "-m", "fast", "stop"]))
+        if stopped.returncode == 0:
+            log(f"{self.name}: stopped the PostgreSQL its Patroni had left running")
 
 
 class PgCluster(NodeGroup):

@@ -96,18 +96,27 @@ def _signal_all(pids: list[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def kill_node(pid: int) -> list[int]:
-    """A machine losing power: the process tree under PID frozen, then all of it killed."""
-    tree = descendants(pid)
+def kill_node(*roots: int) -> list[int]:
+    """A machine losing power: the process trees under ROOTS frozen, then all killed."""
+    tree = [p for root in roots for p in descendants(root)]
     _signal_all(tree, signal.SIGSTOP)
-    tree = descendants(pid)  # nothing can have forked since
+    tree = [p for root in roots for p in descendants(root)]  # nothing can have forked since
     _signal_all(tree, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{p}").exists() and _alive(p) for p in tree):
+    while any(_alive(p) for p in tree):
         if time.monotonic() > deadline:
             raise AssertionError(f"processes {tree} survived SIGKILL")
         time.sleep(0.05)
     return tree
+
+
+def pg_processes(node: PatroniNode) -> list[int]:
+    """A PostgreSQL host's processes: its Patroni and its postmaster, which Patroni starts
+    detached (its parent is init), each with what runs under it."""
+    roots = [node.pid()]
+    with contextlib.suppress(OSError, IndexError, ValueError):  # not running
+        roots.append(int((node.dir / "data" / "postmaster.pid").read_text().split()[0]))
+    return [pid for pid in roots if pid is not None and _alive(pid)]
 
 
 def _alive(pid: int) -> bool:
@@ -119,16 +128,16 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def frozen_node(pid: int) -> Iterator[list[int]]:
+def frozen_node(*roots: int) -> Iterator[list[int]]:
     """A host cut off: every process of the node stops (SIGSTOP) until the block ends. Its
     sockets stay open and connections to its ports are accepted by the kernel, but nothing
     answers: what a peer sees of a host behind a dead link."""
-    tree = descendants(pid)
+    tree = [p for root in roots for p in descendants(root)]
     _signal_all(tree, signal.SIGSTOP)
     try:
         yield tree
     finally:
-        _signal_all(descendants(pid), signal.SIGCONT)
+        _signal_all([p for root in roots for p in descendants(root)], signal.SIGCONT)
 
 
 def start(group: str) -> float:
