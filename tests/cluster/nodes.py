@@ -24,7 +24,7 @@ if str(REPO / "scripts") not in sys.path:
 
 from local_services.cluster import ClusterBroker, MemcachedNode, RedisClusterNode  # noqa: E402
 from local_services.config import ClusterPorts, Config, Run  # noqa: E402
-from local_services.patroni import PatroniNode, PgCluster  # noqa: E402
+from local_services.patroni import PatroniNode, PgBouncer, PgCluster  # noqa: E402
 
 CONFIG = Config.from_env(os.environ, REPO, REPO)
 PORTS: ClusterPorts = CONFIG.cluster
@@ -54,6 +54,10 @@ def pg_cluster() -> PgCluster:
 
 def pg_node(node: int) -> PatroniNode:
     return pg_cluster().members[node - 1]
+
+
+def pgbouncer() -> PgBouncer:
+    return PgBouncer(_run())
 
 
 def redis_node(node: int) -> RedisClusterNode:
@@ -140,14 +144,18 @@ def frozen_node(*roots: int) -> Iterator[list[int]]:
         _signal_all([p for root in roots for p in descendants(root)], signal.SIGCONT)
 
 
-def start(group: str) -> float:
-    """``services.sh up GROUP`` (starts what of it is down, waits until it is whole); the
-    seconds it took."""
+def services_sh(action: str, name: str) -> float:
+    """``scripts/services.sh ACTION NAME`` (``up`` starts what of it is down and waits until
+    it is whole); the seconds it took."""
     from tests.faults.harness.servers import services  # noqa: PLC0415 - reads the endpoints
 
     started = time.monotonic()
-    services("up", group)
+    services(action, name)
     return time.monotonic() - started
+
+
+def start(group: str) -> float:
+    return services_sh("up", group)
 
 
 def stopped_nodes() -> list[str]:
