@@ -94,7 +94,9 @@ def test_two_brokers_of_three_down_pause_ingestion_and_readiness_says_why(
 ) -> None:
     topic = new_topic(PARTITIONS)
     group = f"group-{topic}"
-    reserve = Workload.generate(2 * ORDERS, seed=2002, invalid_ratio=0.05)
+    # The pause, the broker's return and the group's rejoin (its session timed out while
+    # the coordinator was away) take 30 s or more: a reserve for 40 s of publishing.
+    reserve = Workload.generate(4 * ORDERS, seed=2002, invalid_ratio=0.05)
     port = free_port()
     stall = 5.0
     env = service_env(clean_database, topic, ops_port=port, ready_max_stall=stall)
