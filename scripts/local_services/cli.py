@@ -57,13 +57,22 @@ plus Chromium (install only). No Docker, no systemd: Debian packages + Maven Cen
   scripts/services.sh install [SERVICE...]  install only (apt packages, Kafka jars)
   scripts/services.sh reset-data            stop all, wipe data dirs (jar cache is kept)
 
-SERVICE: {" ".join(ALL)}, or "all".
-No SERVICE for up/down/install = {" ".join(CORE)} (chromium only with "all").
+SERVICE: {" ".join(ALL)}, or "all"; the cluster's {" ".join(CLUSTER)}, or "cluster".
+No SERVICE for up/down/install = {" ".join(CORE)} (chromium only with "all"; the cluster
+only with "cluster").
 
 Endpoints (loopback only): PostgreSQL 127.0.0.1:5432 (role/password/db "orders", plus db
 "orders_test"), Memcached 127.0.0.1:11211, Redis 127.0.0.1:6379, Kafka 127.0.0.1:9092
 PLAINTEXT (KRaft controller 127.0.0.1:9093) and 127.0.0.1:9094 SASL_PLAINTEXT with
 {MECHANISM}, user "{USER}" password "{PASSWORD}".
+
+The cluster (on ports from ORDER_CLUSTER_BASE_PORT, default 19000): Kafka brokers
+127.0.0.1:19091-19093 (SASL :19291-19293), PostgreSQL under Patroni 127.0.0.1:19433 and
+:19434 (use both with target_session_attrs=read-write; Patroni REST :19081, :19082; etcd
+:19379), PgBouncer :19432 (transaction mode, in front of the primary found at its start),
+Redis Cluster :19701-19706, Memcached :19211 and :19212. Data under STATE/kafka-cluster,
+STATE/pg-cluster (or /var/lib/postgresql/order-service/<hash>-cluster), STATE/redis-cluster,
+STATE/memcached-pair.
 
 Environment:
   ORDER_SERVICES_DIR   state dir (data, logs, pid files); default <repo>/.services
@@ -71,6 +80,7 @@ Environment:
                        <repo>/.cache/kafka/<version>/libs
   ORDER_KAFKA_LOG4J_VERSION  log4j2 binding; default 2.24.3 for 4.1.x, 2.25.3 otherwise
   SERVICES_LOCK_TIMEOUT  seconds to wait for another running services.sh (default 900)
+  ORDER_CLUSTER_BASE_PORT  the cluster's ports are this plus fixed offsets (default 19000)
   ORDER_PG_PORT ORDER_MEMCACHED_PORT ORDER_REDIS_PORT ORDER_KAFKA_PORT
   ORDER_KAFKA_CONTROLLER_PORT ORDER_KAFKA_SASL_PORT  port overrides (only for running a
                        second set: use the same variables for every command)
