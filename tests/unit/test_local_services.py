@@ -415,3 +415,56 @@ def test_a_jar_that_differs_from_its_pin_is_refused() -> None:
         "c-1.jar not pinned; b-1.jar missing; a-1.jar has sha256 3333333333333333…,"
         " pinned 1111111111111111…"
     )
+
+
+# -- the cluster's configuration --------------------------------------------------------------
+
+
+def test_each_cluster_broker_has_its_own_ports_and_files_and_the_same_voters(
+    tmp_path: Path,
+) -> None:
+    from local_services.cluster import ClusterBroker  # noqa: PLC0415
+
+    run = Run(Config.from_env({}, tmp_path, tmp_path))
+    brokers = [ClusterBroker(run, n) for n in (1, 2, 3)]
+    rendered = [kafka.properties(b.rendered()) for b in brokers]
+    assert len({b.dir for b in brokers}) == 3
+    assert len({b.cluster_id_file() for b in brokers}) == 1  # one cluster id for all three
+    assert {r["controller.quorum.voters"] for r in rendered} == {
+        "1@127.0.0.1:19191,2@127.0.0.1:19192,3@127.0.0.1:19193"
+    }
+    assert [r["node.id"] for r in rendered] == ["1", "2", "3"]
+    for props in rendered:
+        assert props["default.replication.factor"] == "3"
+        assert props["min.insync.replicas"] == "2"
+        assert props["unclean.leader.election.enable"] == "false"
+    assert "--standalone" not in kafka.format_command("id", Path("p"), standalone=False)
+    assert "--standalone" in kafka.format_command("id", Path("p"))
+
+
+def test_patroni_promotes_only_a_synchronous_standby_and_pgbouncer_pools_transactions(
+    tmp_path: Path,
+) -> None:
+    from local_services import patroni  # noqa: PLC0415
+
+    text = patroni.render_patroni(1, tmp_path, (19433, 19081, 0), Path("/bin"), 19379)
+    assert "synchronous_mode: true" in text
+    assert "use_pg_rewind: true" in text
+    assert "listen: 127.0.0.1:19433" in text
+    assert "hosts: 127.0.0.1:19379" in text
+    ini = patroni.render_pgbouncer(19432, 19434, tmp_path)
+    assert "pool_mode = transaction" in ini
+    assert "* = host=127.0.0.1 port=19434" in ini
+    assert "listen_addr = 127.0.0.1" in ini
+
+
+def test_redis_cluster_nodes_fail_over_fast_and_serve_on_while_a_shard_is_down(
+    tmp_path: Path,
+) -> None:
+    from local_services.cluster import redis_cluster_args  # noqa: PLC0415
+
+    args = redis_cluster_args(19701, tmp_path, tmp_path / "log")
+    pairs = dict(zip(args[1::2], args[2::2], strict=False))
+    assert pairs["--cluster-enabled"] == "yes"
+    assert pairs["--cluster-node-timeout"] == "2000"
+    assert pairs["--cluster-require-full-coverage"] == "no"
