@@ -83,6 +83,10 @@ class FakeRepository(InMemoryOrderRepository):
         self._check()
         return super().get_document(order_uid)
 
+    def remove_many(self, order_uids: Sequence[str]) -> frozenset[str]:
+        self._check()
+        return super().remove_many(order_uids)
+
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
         self._check()
         return super().recent_documents(limit, batch_size)

@@ -23,6 +23,7 @@ class InMemoryOrderRepository:
         self._documents: dict[str, bytes] = {}
         # Per order: its position (the save order, from 1) and its customer.
         self._positions: dict[str, tuple[int, str]] = {}
+        self._last_position = 0  # positions only grow: a removed order's is never reused
         self._lock = threading.Lock()
 
     def save_many(self, orders: Sequence[EncodedOrder]) -> SaveResult:
@@ -33,7 +34,8 @@ class InMemoryOrderRepository:
                 stored = self._documents.get(encoded.order_uid)
                 if stored is None:
                     self._documents[encoded.order_uid] = encoded.document
-                    position = len(self._positions) + 1
+                    self._last_position += 1
+                    position = self._last_position
                     self._positions[encoded.order_uid] = (position, encoded.order.customer_id)
                     inserted.add(encoded.order_uid)
                 elif not same_json(stored, encoded.document):
@@ -42,6 +44,14 @@ class InMemoryOrderRepository:
 
     def get_document(self, order_uid: str) -> bytes | None:
         return self._documents.get(order_uid)
+
+    def remove_many(self, order_uids: Sequence[str]) -> frozenset[str]:
+        with self._lock:
+            removed = frozenset(uid for uid in order_uids if uid in self._documents)
+            for uid in removed:
+                del self._documents[uid]
+                del self._positions[uid]
+        return removed
 
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
         with self._lock:

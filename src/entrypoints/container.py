@@ -4,7 +4,10 @@
 selector for each backend). Pools and clients are Resources: opened on first use, closed
 by ``shutdown_resources()``, never at import time. Nothing else reads the container: each
 entrypoint is handed what it needs, built here (``http_dependencies``,
-``worker_dependencies``, ``cache_tools``, ``dead_letter_tools``).
+``worker_dependencies``, ``cache_tools``, ``dead_letter_tools``). The processes that serve
+metrics also read the group's lag from the brokers in the background (``group_lag``, a
+Resource too: started by ``http_dependencies`` and by ``worker_dependencies`` when asked,
+stopped by ``shutdown_resources()``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from adapters.caches.memcached import MemcachedOrderCache
 from adapters.caches.memory import InMemoryOrderCache
 from adapters.caches.near import NearCachedOrderCache
 from adapters.caches.redis import RedisOrderCache
+from adapters.kafka.client.group_lag import GroupLagPoller, LagSource
 from adapters.kafka.client.publisher import KafkaPublisher
 from adapters.kafka.client.records import Record
 from adapters.kafka.client.topics import TopicSpec, ensure_topics, probe
@@ -36,6 +40,7 @@ from adapters.telemetry.prometheus import (
     forget_partitions,
     record_librdkafka_stats,
     report_consumer_state,
+    report_group_lag,
 )
 from adapters.telemetry.tracing import Tracing, tracing_from_environment
 from entrypoints.settings import Settings
@@ -107,6 +112,21 @@ def _publisher(s: Settings) -> Iterator[KafkaPublisher]:
     publisher = KafkaPublisher(s.kafka_bootstrap, s.kafka_client_config())
     yield publisher
     publisher.close()
+
+
+def _group_lag(s: Settings) -> Iterator[GroupLagPoller | None]:
+    """The group's lag read from the brokers every ``lag_poll_seconds`` (0: never) into the
+    metrics."""
+    if not s.lag_poll_seconds:
+        yield None
+        return
+    source = LagSource(s.kafka_bootstrap, s.kafka_group, s.kafka_topic, s.kafka_client_config())
+    poller = GroupLagPoller(source, s.lag_poll_seconds, report_group_lag)
+    poller.start()
+    yield poller
+    # Shutdown waits a moment, not a whole reading against a broker that does not answer:
+    # the thread is a daemon and ends by that reading's deadline (it never joined a group).
+    poller.stop(timeout=2.0)
 
 
 def _dead_letter_reader(s: Settings) -> DeadLetterArchive:
@@ -190,6 +210,7 @@ class Container(containers.DeclarativeContainer):
     # A new reader each time (a consumer is not shared between threads): close it after use.
     dead_letter_archive = providers.Factory(_dead_letter_reader, settings)
     topics = providers.Callable(prepare_topics, settings)  # makes them if missing
+    group_lag = providers.Resource(_group_lag, settings)
     consumer = providers.Factory(
         OrderConsumer,
         providers.Callable(_consumer_settings, settings),
@@ -259,7 +280,13 @@ def _probes(container: Container) -> Probes:
     )
 
 
-def worker_dependencies(container: Container) -> WorkerDependencies:
+def worker_dependencies(
+    container: Container, *, serves_metrics: bool = False
+) -> WorkerDependencies:
+    """``serves_metrics``: the process serves /metrics (``consume`` with an ops port), so it
+    reads the group's lag from the brokers too."""
+    if serves_metrics:
+        container.group_lag()
     return WorkerDependencies(
         new_consumer=container.consumer,
         prepare_topics=container.topics,
@@ -269,6 +296,9 @@ def worker_dependencies(container: Container) -> WorkerDependencies:
 
 
 def http_dependencies(container: Container, *, run_consumer: bool = False) -> HttpDependencies:
+    """Made where the app starts (its lifespan, as ``create_app`` does given a function): it
+    starts reading the group's lag for /metrics, and ``close`` stops that."""
+    container.group_lag()
     return HttpDependencies(
         settings=container.settings(),
         lookup=container.lookup(),

@@ -69,6 +69,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _poll_seconds(text: str) -> float:
+    value = float(text)
+    if not (value == 0 or 1 <= value < float("inf")):
+        raise ValueError("must be 0 (off) or at least 1 second")
+    return value
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in options:
@@ -234,6 +241,11 @@ class Settings:
     http_workers: int = setting(1, _positive_int, "HTTP worker processes")
     ops_port: int = setting(
         8081, _non_negative_int, "consume: port of /healthz, /readyz, /metrics (0: none)"
+    )
+    lag_poll_seconds: float = setting(
+        15.0,
+        _poll_seconds,
+        "serve, http, consume with an ops port: read the group's lag from Kafka every N s (0: off)",
     )
     http_cache_threads: int = setting(16, _positive_int, "threads for shared-cache reads")
     admin_token: str = setting("", _text, "token for /admin (empty: disabled)", secret=True)

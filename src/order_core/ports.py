@@ -71,6 +71,11 @@ class OrderRepository(Protocol):
         """The stored JSON document of one order, or None when there is no such order."""
         ...
 
+    def remove_many(self, order_uids: Sequence[str]) -> frozenset[str]:
+        """Remove these orders, all of each (the order and everything stored with it), in
+        one transaction; return those that were stored. Unknown ids are ignored."""
+        ...
+
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
         """The ``limit`` most recently saved orders, newest first, in batches."""
         ...

@@ -188,7 +188,15 @@ def dead_letters_app(service: Service) -> Iterator[TestClient]:
         name=f"{service.topic}.dlq",
     )
     container = build_container(
-        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": ADMIN_TOKEN})
+        load(
+            {},
+            {
+                "repository": "memory",
+                "cache_backend": "memory",
+                "admin_token": ADMIN_TOKEN,
+                "lag_poll_seconds": "0",
+            },
+        )
     )
     container.dead_letter_archive.override(providers.Object(archive))
     with TestClient(create_app(http_dependencies(container))) as client:

@@ -74,6 +74,31 @@ def test_the_same_value_in_another_spelling_is_no_conflict(repository: OrderRepo
     assert repository.get_document("order-1") == first.document
 
 
+def test_removing_orders_removes_them_and_only_them(repository: OrderRepository) -> None:
+    repository.save_many([numbered(i) for i in range(5)])
+    assert repository.remove_many(["order-1", "order-3", "order-3", "nosuch"]) == {
+        "order-1",
+        "order-3",
+    }
+    assert repository.get_document("order-1") is None
+    assert repository.get_document("order-3") is None
+    for i in (0, 2, 4):
+        assert repository.get_document(f"order-{i}") == numbered(i).document
+    listed = repository.customer_documents(BASE.customer_id, 10)
+    assert sorted(d.document for d in listed) == sorted(numbered(i).document for i in (0, 2, 4))
+    assert repository.remove_many([]) == frozenset()
+    assert repository.remove_many(["order-1"]) == frozenset()  # gone already
+
+
+def test_a_removed_order_saved_again_is_new_and_last(repository: OrderRepository) -> None:
+    repository.save_many([numbered(i) for i in range(3)])
+    repository.remove_many(["order-0"])
+    assert repository.save_many([numbered(0)]).inserted == {"order-0"}
+    assert repository.get_document("order-0") == numbered(0).document
+    newest = repository.customer_documents(BASE.customer_id, 1)
+    assert [d.document for d in newest] == [numbered(0).document]
+
+
 def test_an_empty_batch_saves_nothing(repository: OrderRepository) -> None:
     assert repository.save_many([]) == SaveResult(frozenset())
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from adapters.postgres import migrations
 from adapters.postgres.migrations import available_migrations, migrate
@@ -484,3 +485,106 @@ def test_pages_never_repeat_or_skip_what_was_stored_before_the_first_page(
         repository.close()
     assert len(seen) == len(set(seen)), "an order was listed twice"
     assert at_start <= set(seen), "an order stored before the first page was skipped"
+
+
+EXPLODING_ITEMS = """
+CREATE FUNCTION explode() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name = 'explode' THEN RAISE EXCEPTION 'an item the test refuses'; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER explode BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION explode();
+"""
+FOUR_TABLES = """
+SELECT (SELECT count(*) FROM orders),
+       (SELECT count(*) FROM deliveries d WHERE NOT EXISTS
+            (SELECT 1 FROM orders o WHERE o.order_uid = d.order_uid)),
+       (SELECT count(*) FROM payments p WHERE NOT EXISTS
+            (SELECT 1 FROM orders o WHERE o.order_uid = p.order_uid)),
+       (SELECT count(*) FROM items i WHERE NOT EXISTS
+            (SELECT 1 FROM orders o WHERE o.order_uid = i.order_uid)),
+       (SELECT count(*) FROM orders o WHERE
+            (SELECT count(*) FROM deliveries d WHERE d.order_uid = o.order_uid) <> 1
+         OR (SELECT count(*) FROM payments p WHERE p.order_uid = o.order_uid) <> 1
+         OR (SELECT count(*) FROM items i WHERE i.order_uid = o.order_uid)
+            <> json_array_length(o.document -> 'items'))
+"""
+
+
+def _exploding(i: int) -> EncodedOrder:
+    """An order whose last item the database refuses: the save fails after the order, its
+    delivery and its payment were written in its transaction."""
+    order = numbered(i).order
+    items = (*order.items, attrs.evolve(order.items[0], name="explode"))
+    return encoded(attrs.evolve(order, items=items))
+
+
+def test_no_order_is_ever_stored_in_part(scratch_database: str) -> None:
+    """With no foreign keys (migration 003), integrity is the repository's doing: after any
+    sequence of saves, saves refused midway (an item refused after the order, delivery and
+    payment rows were written), replays and removals, every stored order has its delivery,
+    its payment and all its items, and no row belongs to an order that is not stored."""
+    with psycopg.connect(scratch_database, autocommit=True) as conn:
+        conn.execute(EXPLODING_ITEMS.encode())
+    repository = PostgresOrderRepository.open(scratch_database, pool_size=2)
+    ids = st.integers(0, 24)
+    batches = st.lists(ids, min_size=1, max_size=6, unique=True)  # the core groups copies
+
+    class FourTables(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            with psycopg.connect(scratch_database, autocommit=True) as conn:
+                conn.execute("TRUNCATE orders, deliveries, payments, items")
+            self.stored: set[str] = set()
+            self.saved_batches: list[list[int]] = []
+
+        @rule(batch=batches)
+        def save(self, batch: list[int]) -> None:
+            result = repository.save_many([numbered(i) for i in batch])
+            wanted = {f"order-{i}" for i in batch}
+            assert result.inserted == wanted - self.stored
+            self.stored |= wanted
+            self.saved_batches.append(batch)
+
+        @rule(batch=st.lists(ids, max_size=5, unique=True), refused=st.integers(100, 104))
+        def save_refused_midway(self, batch: list[int], refused: int) -> None:
+            # The refused order is never stored: its items are always written, and refused.
+            orders = [numbered(i) for i in batch] + [_exploding(refused)]
+            with pytest.raises((RepositoryFailed, RejectedByRepository), match="P0001"):
+                repository.save_many(orders)
+
+        @rule(data=st.data())
+        def replay(self, data: st.DataObject) -> None:
+            if not self.saved_batches:
+                return
+            batch = data.draw(st.sampled_from(self.saved_batches))
+            wanted = {f"order-{i}" for i in batch}
+            assert (
+                repository.save_many([numbered(i) for i in batch]).inserted == wanted - self.stored
+            )
+            self.stored |= wanted
+
+        @rule(batch=st.lists(ids, max_size=6))
+        def remove(self, batch: list[int]) -> None:
+            wanted = {f"order-{i}" for i in batch}
+            assert repository.remove_many(sorted(wanted)) == wanted & self.stored
+            self.stored -= wanted
+
+        @invariant()
+        def every_order_whole_and_no_row_alone(self) -> None:
+            with psycopg.connect(scratch_database, autocommit=True) as conn:
+                row = conn.execute(FOUR_TABLES).fetchone()
+            assert row == (len(self.stored), 0, 0, 0, 0)
+
+    try:
+        run_state_machine_as_test(
+            FourTables,
+            settings=settings(
+                max_examples=20,
+                stateful_step_count=10,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+    finally:
+        repository.close()

@@ -14,6 +14,8 @@ from entrypoints.settings import load
 from tests.fakes import FakeRepository
 
 ADMIN_TOKEN = "t0ken"
+# Memory backends, and no reading of the group's lag: the unit tests reach no server.
+IN_MEMORY = {"repository": "memory", "cache_backend": "memory", "lag_poll_seconds": "0"}
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -21,9 +23,7 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 def app() -> Iterator[tuple[TestClient, Container]]:
     """The real app on the real container, with the in-memory cache and a repository that
     a test can switch off (tests.fakes.FakeRepository)."""
-    container = build_container(
-        load({}, {"repository": "memory", "cache_backend": "memory", "admin_token": ADMIN_TOKEN})
-    )
+    container = build_container(load({}, {**IN_MEMORY, "admin_token": ADMIN_TOKEN}))
     container.repository.override(providers.Object(FakeRepository()))
     with TestClient(create_app(http_dependencies(container))) as client:
         yield client, container

@@ -17,7 +17,7 @@ from order_core import Order, encode_order
 from tests.conftest import SAMPLE_ID
 from tests.fakes import FakeRepository
 from tests.strategies import orders
-from tests.unit.conftest import ADMIN_HEADERS
+from tests.unit.conftest import ADMIN_HEADERS, IN_MEMORY
 
 
 def error_code(response: object) -> str:
@@ -158,7 +158,7 @@ def test_an_unexpected_error_on_the_fast_path_is_one_500_in_the_error_shape(
 def test_given_a_function_the_app_builds_its_dependencies_when_it_starts() -> None:
     """Pools and clients open with the app's lifespan, not when the app object is made
     (a server that never starts, its port taken, opens nothing)."""
-    container = build_container(load({}, {"repository": "memory", "cache_backend": "memory"}))
+    container = build_container(load({}, IN_MEMORY))
     built: list[object] = []
 
     def dependencies() -> HttpDependencies:

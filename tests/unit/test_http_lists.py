@@ -251,7 +251,7 @@ def test_dead_letters_are_503_while_kafka_is_down(app: tuple[TestClient, Contain
 
 
 def test_dead_letters_are_404_without_an_admin_token() -> None:
-    container = build_container(load({}, {"repository": "memory"}))
+    container = build_container(load({}, {"repository": "memory", "lag_poll_seconds": "0"}))
     with TestClient(create_app(http_dependencies(container))) as client:
         answer = client.get("/admin/dead-letters", headers=ADMIN_HEADERS)
     assert (answer.status_code, error_code(answer)) == (404, "not_found")

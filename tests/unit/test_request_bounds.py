@@ -23,6 +23,7 @@ from entrypoints.http.bounded_protocol import MAX_HEAD_BYTES
 from entrypoints.ops_server import start_ops_server
 from entrypoints.readiness import Report
 from entrypoints.settings import load
+from tests.unit.conftest import IN_MEMORY
 
 # The head of a GET /readyz without the padding header: request line, Host, the padding
 # header's name and separators, and the blank line.
@@ -58,7 +59,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[Server]:
-    service = load({}, {"repository": "memory", "cache_backend": "memory"})
+    service = load({}, IN_MEMORY)
     options = {**uvicorn_options(service), "host": "127.0.0.1", "port": 0}
     config = uvicorn.Config(create_app(http_dependencies(build_container(service))), **options)
     running = uvicorn.Server(config)

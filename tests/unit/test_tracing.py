@@ -13,6 +13,7 @@ from entrypoints.container import build_container, http_dependencies
 from entrypoints.http.app import create_app
 from entrypoints.settings import load
 from tests.conftest import SAMPLE_ID
+from tests.unit.conftest import IN_MEMORY
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -36,7 +37,7 @@ def test_each_lookup_is_a_span_under_the_callers_trace(sample_bytes: bytes) -> N
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    container = build_container(load({}, {"repository": "memory", "cache_backend": "memory"}))
+    container = build_container(load({}, IN_MEMORY))
     container.tracing.override(providers.Object(tracing_from_environment({}, provider)))
     with TestClient(create_app(http_dependencies(container))) as client:
         container.ingest()([sample_bytes])

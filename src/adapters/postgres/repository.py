@@ -107,6 +107,15 @@ ORDER BY seq DESC LIMIT %(size)s
 """
 
 
+# An order's four tables, children first; the last statement says which orders there were.
+_REMOVE = (
+    "DELETE FROM items WHERE order_uid = ANY(%s)",
+    "DELETE FROM payments WHERE order_uid = ANY(%s)",
+    "DELETE FROM deliveries WHERE order_uid = ANY(%s)",
+    "DELETE FROM orders WHERE order_uid = ANY(%s) RETURNING order_uid",
+)
+
+
 class PostgresOrderRepository:
     """Implements order_core.ports.OrderRepository.
 
@@ -184,6 +193,28 @@ class PostgresOrderRepository:
                 return _FIND_DOCUMENT.fetch_value(conn, order_uid, prepared=self._prepared)
 
         return self._run(read, retry=True)
+
+    def remove_many(self, order_uids: Sequence[str]) -> frozenset[str]:
+        """The four tables in one transaction: with no foreign keys (migration 003), this
+        is the one place that keeps an order's rows together when it goes."""
+        if not order_uids:
+            return frozenset()
+
+        def remove() -> frozenset[str]:
+            uids = list(dict.fromkeys(order_uids))
+            pool = self._ingest_pool or self._pool
+            with (
+                checked_out(pool) as conn,
+                self.watchdog.guard(conn, self.bounds.save_deadline),
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                cur.execute(self.bounds.transaction_settings())
+                for statement in _REMOVE:
+                    cur.execute(statement, (uids,))
+                return frozenset(str(row[0]) for row in cur.fetchall())
+
+        return self._run(remove, retry=True)
 
     def recent_documents(self, limit: int, batch_size: int) -> Iterator[dict[str, bytes]]:
         before: int | None = None

@@ -1,9 +1,11 @@
-"""Prometheus metrics: what the core counts, the consumer's batches and lag, HTTP latency."""
+"""Prometheus metrics: what the core counts, the consumer's batches and lag, the group's lag
+as the brokers see it, HTTP latency."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +21,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from adapters.kafka.client.group_lag import GroupLag
 from adapters.telemetry.events import ConsumerProgress
 from order_core.ingest import IngestResult, PreparedBatch, SaveThenCache
 
@@ -59,6 +62,30 @@ CONSUMER_LAG = Gauge(
     "order_service_consumer_lag",
     "Messages behind the end of the partition (from librdkafka)",
     ["topic", "partition"],
+    multiprocess_mode="livemostrecent",
+)
+# The group's lag read from the brokers (adapters/kafka/client/group_lag.py) by every
+# process that serves metrics: each reports the same figure, so with several worker
+# processes the most recent reading of any live one is the one shown.
+GROUP_LAG_MESSAGES = Gauge(
+    "order_service_group_lag_messages",
+    "Messages of the partition the consumer group has not consumed: from its committed offset"
+    " (else the log start) to the end, read from the brokers",
+    ["group", "topic", "partition"],
+    multiprocess_mode="livemostrecent",
+)
+GROUP_LAG_SECONDS = Gauge(
+    "order_service_group_lag_seconds",
+    "Age of the oldest message of the partition the consumer group has not consumed"
+    " (0: none), read from the brokers",
+    ["group", "topic", "partition"],
+    multiprocess_mode="livemostrecent",
+)
+GROUP_LAG_UP = Gauge(
+    "order_service_group_lag_up",
+    "1 when the last reading of the group's lag from the brokers succeeded; 0 when it did"
+    " not (the brokers did not answer in time, no such topic): its figures are then gone",
+    ["group", "topic"],
     multiprocess_mode="livemostrecent",
 )
 CIRCUIT_OPEN = Gauge(
@@ -211,6 +238,43 @@ def report_consumer_state(progress: ConsumerProgress) -> None:
     CONSUMER_RETRY_SECONDS.set(progress.retrying_for)
     if progress.last_commit_at is not None:
         CONSUMER_LAST_COMMIT.set(progress.last_commit_at)
+
+
+def report_group_lag(reading: GroupLag) -> None:
+    """Publish one reading of the group's lag. An unknown one drops the figures of the
+    partitions (no stale figure stands as current) and sets ``..._group_lag_up`` to 0."""
+    key = (reading.group, reading.topic)
+    reported = _group_lag_reported.setdefault(key, set())
+    shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    if reading.partitions is None:
+        _drop_group_lag(key, reported, shared=shared)
+        if not shared:  # removed; in shared files, NaN again at each unknown reading
+            reported.clear()
+        GROUP_LAG_UP.labels(*key).set(0)
+        return
+    now = {str(lag.partition) for lag in reading.partitions}
+    _drop_group_lag(key, reported - now, shared=shared)  # a topic made again with fewer
+    for lag in reading.partitions:
+        partition = str(lag.partition)
+        GROUP_LAG_MESSAGES.labels(*key, partition).set(lag.messages)
+        GROUP_LAG_SECONDS.labels(*key, partition).set(lag.seconds)
+    _group_lag_reported[key] = now
+    GROUP_LAG_UP.labels(*key).set(1)
+
+
+def _drop_group_lag(key: tuple[str, str], partitions: set[str], *, shared: bool) -> None:
+    for partition in sorted(partitions):
+        for gauge in (GROUP_LAG_MESSAGES, GROUP_LAG_SECONDS):
+            if shared:
+                # A labelled series cannot be removed from the shared files of several
+                # worker processes: NaN ("no figure"), left out by the recording rules.
+                gauge.labels(*key, partition).set(math.nan)
+            else:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*key, partition)
+
+
+_group_lag_reported: dict[tuple[str, str], set[str]] = {}
 
 
 _request_children: dict[tuple[str, str, int], Any] = {}

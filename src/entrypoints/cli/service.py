@@ -122,7 +122,9 @@ def run_consume(settings: Settings) -> int:
     """Migrate, then consume until SIGTERM/SIGINT (exit 0) or a fatal error (exit 1)."""
     run_migrate(settings)
     kafka_ready(settings)
-    dependencies = worker_dependencies(build_container(settings))
+    dependencies = worker_dependencies(
+        build_container(settings), serves_metrics=bool(settings.ops_port)
+    )
     worker = ConsumerThread(dependencies)
     tune_for_service()
     if settings.ops_port:
