@@ -33,6 +33,9 @@ COUNTERS = {
 }
 GAUGES = {
     "consumer_lag",
+    "group_lag_messages",
+    "group_lag_seconds",
+    "group_lag_up",
     "consumer_up",
     "consumer_retrying",
     "consumer_retry_seconds",
@@ -49,7 +52,8 @@ METRICS = {
 # What the README promises the dashboard shows.
 REQUIRED = {
     "order_service_orders_total",
-    "order_service_consumer_lag",
+    "order_service_group_lag_messages",
+    "order_service_group_lag_seconds",
     "order_service_batch_save_seconds_bucket",
     "order_service_dead_lettered_total",
     "order_service_cache_lookups_total",

@@ -192,11 +192,9 @@ def test_an_http_only_app_exports_the_group_lag_with_no_consumer_running(
 
         # The group commits more: the next reading says so, within the interval.
         commit(settings.kafka_group, topic, {0: 10})
-        wait_for(
-            lambda: group_lag_metrics(client.get("/metrics").text, settings.kafka_group).get(
-                ("order_service_group_lag_messages", "0")
-            )
-            == 0.0,
-            timeout=10,
-            what="the lag of partition 0 to fall to 0",
-        )
+
+        def partition_0_done() -> bool:
+            now = group_lag_metrics(client.get("/metrics").text, settings.kafka_group)
+            return now.get(("order_service_group_lag_messages", "0")) == 0.0
+
+        wait_for(partition_0_done, timeout=10, what="the lag of partition 0 to fall to 0")
