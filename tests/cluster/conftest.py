@@ -27,10 +27,12 @@ CLUSTER_ENV = {
 os.environ.update(CLUSTER_ENV)
 
 from tests import support  # noqa: E402 - after the environment is set
-from tests.faults.conftest import figures, spawn  # noqa: E402
+
+# The fault suite's fixtures, and its hook that prints every test's FIGURES line at the end.
+from tests.faults.conftest import figures, pytest_terminal_summary, spawn  # noqa: E402
 from tests.integration.conftest import clean_database, database_url  # noqa: E402
 
-__all__ = ["clean_database", "database_url", "figures", "spawn"]
+__all__ = ["clean_database", "database_url", "figures", "pytest_terminal_summary", "spawn"]
 
 if support.KAFKA != nodes.KAFKA:
     raise pytest.UsageError(
