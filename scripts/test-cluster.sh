@@ -3,7 +3,8 @@
 # brokers, PostgreSQL under Patroni, PgBouncer, a Redis Cluster, two Memcached nodes) and
 # runs against it tests/cluster (a node of each lost mid-flood) and the integration modules
 # whose servers the cluster replaces, unchanged: tests/cluster/conftest.py points the test
-# kit at the cluster. scripts/test.sh runs it after the single-node suites.
+# kit at the cluster. Not yet part of scripts/test.sh: on a cluster started moments before,
+# some scenarios have failed (group coordinators still loading); see docs/scaling.md.
 # Extra arguments go to pytest (e.g. scripts/test-cluster.sh -k failover).
 set -euo pipefail
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
